@@ -1,0 +1,71 @@
+// Bus: routes events to a user's sessions wherever they are connected, and
+// knows who is online across the cluster. It is only the fast path: the store
+// is the truth, so an event the bus drops is recovered at the recipient's
+// next replay (a message) or is merely cosmetic (presence).
+//
+// LocalBus routes inside one process; RedisBus across nodes over Redis
+// pub/sub with a presence registry that expires when a node dies.
+//
+// publish() never blocks: it is called from loop threads and the blocking
+// pool alike. attach/detach/online may block (a Redis round trip) and are
+// called from the blocking pool only.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/model.h"
+#include "common/status.h"
+
+namespace parley {
+
+// One event for one user. `seq` is non-zero for inbox messages (the session
+// uses it to keep order and drop duplicates) and zero for everything else
+// (presence, friend_added).
+struct Envelope {
+  UserId to = 0;
+  Seq seq = 0;
+  std::string line;  // the serialized event, without the trailing newline
+};
+
+class Bus {
+ public:
+  // Called for every envelope addressed to a user with a session on this
+  // node, on a bus thread or the publishing thread. Must not block.
+  using DeliverFn = std::function<void(const Envelope&)>;
+  // Called when a user went offline without saying goodbye (its node died),
+  // on a bus thread. May be called more than once for one user.
+  using PresenceLostFn = std::function<void(UserId)>;
+
+  Bus() = default;
+  Bus(const Bus&) = delete;
+  Bus& operator=(const Bus&) = delete;
+  virtual ~Bus() = default;
+
+  // Installs the callbacks and starts any background work. Call once, before
+  // anything else.
+  virtual void start(DeliverFn deliver, PresenceLostFn presence_lost) = 0;
+  // Stops background work; no callback runs after it returns.
+  virtual void stop() = 0;
+
+  // Routes to every session of `envelope.to`, on any node. Fire and forget.
+  virtual void publish(Envelope envelope) = 0;
+
+  // A session of `user` logged in on this node. Returns true when this made
+  // the user online cluster-wide (it had no session anywhere before).
+  virtual Result<bool> attach(UserId user) = 0;
+  // A session of `user` on this node ended. Returns true when the user now
+  // has no session anywhere.
+  virtual Result<bool> detach(UserId user) = 0;
+  // Online state of each user, in the same order.
+  virtual Result<std::vector<bool>> online(const std::vector<UserId>& users) = 0;
+};
+
+using BusPtr = std::unique_ptr<Bus>;
+
+// "local" (or empty) for the in-process bus, "redis://host:port" for Redis.
+Result<BusPtr> openBus(const std::string& url, const std::string& node_id);
+
+}  // namespace parley

@@ -1,0 +1,116 @@
+// Store: the durable truth of Parley (users, friendships, groups, messages,
+// per-recipient inboxes, resume tokens). The store is the message queue:
+// a message is "sent" when appendDirect/appendGroup returns OK, and a
+// recipient's replay reads its inbox after its ack point.
+//
+// Every method blocks (SQL, fsync) and must be called from the blocking pool,
+// never from an event-loop thread. Implementations are safe for concurrent
+// use from many threads.
+//
+// Errors: NotFound and Conflict are kept apart from failures; Unavailable
+// means the database cannot be reached right now (the caller reports it to
+// the client and the server keeps running).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/model.h"
+#include "common/status.h"
+
+namespace parley {
+
+class Store {
+ public:
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  virtual ~Store() = default;
+
+  // --- users -----------------------------------------------------------
+  // Names compare case-insensitively ("Alice" and "alice" are one user).
+  // Conflict if the name is taken.
+  virtual Result<User> createUser(const std::string& name, const std::string& password_hash,
+                                  TimestampMs now) = 0;
+  // NotFound if no such user.
+  virtual Result<UserCredentials> findCredentials(const std::string& name) = 0;
+  virtual Result<User> findUser(const std::string& name) = 0;
+  virtual Result<User> findUserById(UserId id) = 0;
+
+  // --- friends (mutual) --------------------------------------------------
+  // Conflict if already friends.
+  virtual Status addFriendship(UserId a, UserId b, TimestampMs now) = 0;
+  virtual Result<bool> areFriends(UserId a, UserId b) = 0;
+  // Sorted by name.
+  virtual Result<std::vector<User>> listFriends(UserId user) = 0;
+
+  // --- groups --------------------------------------------------------------
+  // Creates the group with `owner` as its first member (role "owner").
+  // Conflict if the name is taken.
+  virtual Result<Group> createGroup(const std::string& name, const std::string& desc,
+                                    UserId owner, TimestampMs now) = 0;
+  virtual Result<Group> findGroup(const std::string& name) = 0;
+  // Conflict if already a member.
+  virtual Status addMember(GroupId group, UserId user, TimestampMs now) = 0;
+  // NotFound if not a member.
+  virtual Status removeMember(GroupId group, UserId user) = 0;
+  // The role ("owner"/"member"), or NotFound if not a member.
+  virtual Result<std::string> memberRole(GroupId group, UserId user) = 0;
+  virtual Result<std::vector<Group>> listGroups(UserId user) = 0;
+  virtual Result<std::vector<Member>> listMembers(GroupId group) = 0;
+  virtual Result<std::vector<UserId>> memberIds(GroupId group) = 0;
+
+  // --- messages ------------------------------------------------------------
+  // Stores a direct message and puts it in the recipient's inbox under the
+  // recipient's next seq, in one transaction. On OK the message is durable.
+  // `slot` receives the recipient's (user, seq).
+  struct Appended {
+    MessageId id = 0;
+    std::vector<InboxSlot> slots;
+  };
+  virtual Result<Appended> appendDirect(UserId from, UserId to, const std::string& text,
+                                        TimestampMs ts) = 0;
+  // Stores a group message once and gives every member except the sender an
+  // inbox slot referencing it, in one transaction.
+  virtual Result<Appended> appendGroup(GroupId group, UserId from, const std::string& text,
+                                       TimestampMs ts) = 0;
+
+  // The user's inbox entries with seq > after_seq, oldest first, at most
+  // `limit` of them.
+  virtual Result<std::vector<Delivery>> inboxAfter(UserId user, Seq after_seq, int limit) = 0;
+  // The user's ack point (every seq <= it is done).
+  virtual Result<Seq> ackPoint(UserId user) = 0;
+  // Moves the ack point forward to min(up_to, highest seq assigned); never
+  // backwards. Returns the new ack point.
+  virtual Result<Seq> ack(UserId user, Seq up_to) = 0;
+
+  // Direct conversation between a and b, or a group's messages: the `limit`
+  // newest with id < before (all ids when before is empty), oldest first.
+  virtual Result<std::vector<Message>> directHistory(UserId a, UserId b,
+                                                     std::optional<MessageId> before,
+                                                     int limit) = 0;
+  virtual Result<std::vector<Message>> groupHistory(GroupId group, std::optional<MessageId> before,
+                                                    int limit) = 0;
+
+  // --- resume tokens ---------------------------------------------------------
+  // Tokens are stored by hash; the plain token only ever exists on the wire.
+  virtual Status saveToken(const std::string& token_hash, UserId user, TimestampMs expires) = 0;
+  // NotFound if unknown or expired at `now`.
+  virtual Result<UserId> tokenUser(const std::string& token_hash, TimestampMs now) = 0;
+  virtual Status deleteToken(const std::string& token_hash) = 0;
+
+  // A cheap round trip, for health checks.
+  virtual Status ping() = 0;
+};
+
+using StorePtr = std::unique_ptr<Store>;
+
+// Opens the store named by `url`:
+//   sqlite:PATH (or a bare path)           embedded SQLite file, WAL
+//   mysql://user:pass@host:port/database   MySQL / MariaDB
+// Creates or migrates the schema. Returns Unavailable/Internal on failure.
+Result<StorePtr> openStore(const std::string& url);
+
+}  // namespace parley

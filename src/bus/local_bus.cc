@@ -1,0 +1,41 @@
+#include "bus/local_bus.h"
+
+namespace parley {
+
+void LocalBus::start(DeliverFn deliver, PresenceLostFn /*presence_lost*/) {
+  // In one process nobody can vanish without detaching, so presence is never
+  // "lost"; the callback is not needed.
+  deliver_ = std::move(deliver);
+}
+
+void LocalBus::stop() {}
+
+void LocalBus::publish(Envelope envelope) {
+  // The registry behind deliver_ only posts to connection loops, so calling
+  // it inline is as cheap as queueing and keeps the publisher's order.
+  if (deliver_) deliver_(envelope);
+}
+
+Result<bool> LocalBus::attach(UserId user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ++sessions_[user] == 1;
+}
+
+Result<bool> LocalBus::detach(UserId user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(user);
+  if (it == sessions_.end()) return false;
+  if (--it->second > 0) return false;
+  sessions_.erase(it);
+  return true;
+}
+
+Result<std::vector<bool>> LocalBus::online(const std::vector<UserId>& users) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<bool> result;
+  result.reserve(users.size());
+  for (UserId u : users) result.push_back(sessions_.count(u) > 0);
+  return result;
+}
+
+}  // namespace parley

@@ -1,0 +1,116 @@
+#include "protocol/reply.h"
+
+namespace parley::protocol {
+namespace {
+
+// ordered_json keeps keys in insertion order, so every line starts with rid
+// and ok, which makes traces readable with nc.
+using Json = nlohmann::ordered_json;
+
+Json userJson(const User& u) { return Json{{"id", u.id}, {"name", u.name}}; }
+
+Json friendJson(const FriendView& f) {
+  return Json{{"id", f.user.id}, {"name", f.user.name}, {"online", f.online}};
+}
+
+Json groupJson(const Group& g) {
+  return Json{{"id", g.id}, {"name", g.name}, {"desc", g.desc}};
+}
+
+Json messageJson(const Message& m) {
+  Json j{{"id", m.id}};
+  if (m.isGroup()) {
+    j["group"] = m.group;
+    j["from"] = m.from;
+  } else {
+    j["from"] = m.from;
+    j["to"] = m.to;
+  }
+  j["text"] = m.text;
+  j["ts"] = m.ts;
+  return j;
+}
+
+Json start(const nlohmann::json& rid, bool ok) {
+  Json j = Json::object();
+  if (!rid.is_null()) j["rid"] = Json::parse(rid.dump());
+  j["ok"] = ok;
+  return j;
+}
+
+// Text from clients was validated as UTF-8 on the way in; "replace" keeps a
+// serializer from throwing on a loop thread should that ever not hold.
+std::string dump(const Json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string serializeOk(const nlohmann::json& rid, const Reply& r) {
+  Json j = start(rid, true);
+  if (r.user) j["user"] = userJson(*r.user);
+  if (r.token) j["token"] = *r.token;
+  if (r.friends) {
+    Json arr = Json::array();
+    for (const auto& f : *r.friends) arr.push_back(friendJson(f));
+    j["friends"] = std::move(arr);
+  }
+  if (r.groups) {
+    Json arr = Json::array();
+    for (const auto& g : *r.groups) arr.push_back(groupJson(g));
+    j["groups"] = std::move(arr);
+  }
+  if (r.friend_) j["friend"] = friendJson(*r.friend_);
+  if (r.group) j["group"] = groupJson(*r.group);
+  if (r.members) {
+    Json arr = Json::array();
+    for (const auto& m : *r.members) {
+      arr.push_back(Json{{"id", m.user.id},
+                         {"name", m.user.name},
+                         {"role", m.role},
+                         {"online", m.online}});
+    }
+    j["members"] = std::move(arr);
+  }
+  if (r.message) j["message"] = Json{{"id", r.message->id}, {"ts", r.message->ts}};
+  if (r.messages) {
+    Json arr = Json::array();
+    for (const auto& m : *r.messages) arr.push_back(messageJson(m));
+    j["messages"] = std::move(arr);
+  }
+  return dump(j);
+}
+
+std::string serializeError(const nlohmann::json& rid, const Status& error) {
+  Json j = start(rid, false);
+  j["error"] = Json{{"code", codeName(error.code())}, {"message", error.message()}};
+  return dump(j);
+}
+
+std::string messageEvent(const Message& m, Seq seq) {
+  Json j{{"event", m.isGroup() ? "group_message" : "message"}, {"id", m.id}, {"seq", seq}};
+  if (m.isGroup()) {
+    j["group"] = m.group;
+    j["from"] = m.from;
+  } else {
+    j["from"] = m.from;
+    j["to"] = m.to;
+  }
+  j["text"] = m.text;
+  j["ts"] = m.ts;
+  return dump(j);
+}
+
+std::string friendAddedEvent(const FriendView& f) {
+  return dump(Json{{"event", "friend_added"}, {"friend", friendJson(f)}});
+}
+
+std::string presenceEvent(const std::string& user, bool online) {
+  return dump(Json{{"event", "presence"}, {"user", user}, {"online", online}});
+}
+
+std::string shutdownEvent(const std::string& reason) {
+  return dump(Json{{"event", "shutdown"}, {"reason", reason}});
+}
+
+}  // namespace parley::protocol

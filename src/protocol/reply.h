@@ -1,0 +1,57 @@
+// Responses and pushed events of PROTOCOL.md, built by the service as plain
+// structs and serialized here into one JSON line (no trailing newline).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/model.h"
+#include "common/status.h"
+
+namespace parley::protocol {
+
+struct FriendView {
+  User user;
+  bool online = false;
+};
+
+struct MemberView {
+  User user;
+  std::string role;
+  bool online = false;
+};
+
+struct MessageRef {
+  MessageId id = 0;
+  TimestampMs ts = 0;
+};
+
+// A success response: each field present is written, in this order.
+struct Reply {
+  std::optional<User> user;
+  std::optional<std::string> token;
+  std::optional<std::vector<FriendView>> friends;
+  std::optional<std::vector<Group>> groups;
+  std::optional<FriendView> friend_;  // "friend" on the wire
+  std::optional<Group> group;
+  std::optional<std::vector<MemberView>> members;
+  std::optional<MessageRef> message;
+  std::optional<std::vector<Message>> messages;
+};
+
+// {"rid":R,"ok":true,...} — rid omitted when null.
+std::string serializeOk(const nlohmann::json& rid, const Reply& reply);
+// {"rid":R,"ok":false,"error":{"code":"...","message":"..."}}
+std::string serializeError(const nlohmann::json& rid, const Status& error);
+
+// Events (objects with an "event" key).
+std::string messageEvent(const Message& m, Seq seq);  // "message" or "group_message"
+std::string friendAddedEvent(const FriendView& f);
+std::string presenceEvent(const std::string& user, bool online);
+// Sent to every connection when the server is going down (graceful shutdown).
+std::string shutdownEvent(const std::string& reason);
+
+}  // namespace parley::protocol

@@ -1,0 +1,282 @@
+#include "net/connection.h"
+
+#include <array>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+namespace parley::net {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+// One read buffer per loop thread, shared by all its connections: an idle
+// connection then costs no buffer at all. Safe because reads happen
+// synchronously inside onReadable(), never as a pending async read.
+constexpr size_t kReadChunk = 64 * 1024;
+thread_local std::array<char, kReadChunk> t_read_buffer;
+
+// Writes gather at most this many queued lines into one writev().
+constexpr size_t kMaxBuffersPerWrite = 64;
+
+// How long close() waits for queued output to reach a peer before cutting.
+constexpr std::chrono::seconds kCloseGrace{2};
+
+}  // namespace
+
+Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& options)
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      loop_(*socket_.get_executor().target<asio::io_context::executor_type>()),
+      options_(options),
+      last_activity_(std::chrono::steady_clock::now()) {
+  error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
+}
+
+Connection::~Connection() = default;
+
+bool Connection::inLoopThread() const {
+  return loop_.running_in_this_thread();
+}
+
+void Connection::start(std::unique_ptr<LineHandler> handler) {
+  handler_ = std::move(handler);
+  armRead();
+  armIdleTimer();
+}
+
+void Connection::post(std::function<void()> fn) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] { fn(); });
+}
+
+void Connection::send(std::string line) {
+  if (inLoopThread()) {
+    sendInLoop(std::move(line));
+  } else {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), line = std::move(line)]() mutable {
+      self->sendInLoop(std::move(line));
+    });
+  }
+}
+
+void Connection::close() {
+  if (inLoopThread()) {
+    closeInLoop(/*flush_first=*/true);
+  } else {
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this()] { self->closeInLoop(/*flush_first=*/true); });
+  }
+}
+
+void Connection::pauseReading() { paused_ = true; }
+
+void Connection::resumeReading() {
+  if (!paused_) return;
+  paused_ = false;
+  if (state_ != State::kOpen) return;
+  // Lines that arrived while paused are still in input_; frame them first.
+  // post() rather than a direct call: the caller may be inside onLine().
+  post([this] {
+    if (state_ != State::kOpen || paused_) return;
+    processInput();
+    armRead();
+  });
+}
+
+void Connection::whenDrained(std::function<void()> fn) {
+  if (write_queue_.empty()) {
+    post(std::move(fn));
+  } else {
+    on_drained_ = std::move(fn);
+  }
+}
+
+// --- reading ---------------------------------------------------------------
+
+void Connection::armRead() {
+  if (reading_ || paused_ || state_ != State::kOpen) return;
+  reading_ = true;
+  // Wait for readability instead of an async read into a private buffer:
+  // the shared thread-local buffer is only touched inside onReadable().
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const error_code& ec) {
+                       self->reading_ = false;
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted) self->closeInLoop(false);
+                         return;
+                       }
+                       self->onReadable();
+                     });
+}
+
+void Connection::onReadable() {
+  if (state_ != State::kOpen) return;
+  error_code ec;
+  size_t n = socket_.read_some(asio::buffer(t_read_buffer), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    armRead();
+    return;
+  }
+  if (ec || n == 0) {  // EOF or reset: the peer is gone
+    closeInLoop(/*flush_first=*/false);
+    return;
+  }
+  last_activity_ = std::chrono::steady_clock::now();
+  if (!discarding_) {
+    input_.append(t_read_buffer.data(), n);
+    processInput();
+  }
+  armRead();
+}
+
+void Connection::processInput() {
+  while (!paused_ && state_ == State::kOpen) {
+    size_t nl = input_.find('\n', input_offset_);
+    if (nl == std::string::npos) break;
+    std::string_view line(input_.data() + input_offset_, nl - input_offset_);
+    input_offset_ = nl + 1;
+    if (line.size() > options_.max_line_bytes) {
+      discarding_ = true;
+      handler_->onOversizedLine();
+      closeInLoop(/*flush_first=*/true);
+      return;
+    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;  // blank lines (e.g. from telnet) are ignored
+    handler_->onLine(line);
+  }
+  if (input_offset_ == input_.size()) {
+    input_.clear();
+    input_offset_ = 0;
+    // Give back a big buffer once it is empty: idle connections stay small.
+    if (input_.capacity() > 4096) std::string().swap(input_);
+  } else if (input_.size() - input_offset_ > options_.max_line_bytes) {
+    // An incomplete line is already over the limit: no need to wait for its
+    // end to refuse it, and waiting would let a peer grow this buffer.
+    discarding_ = true;
+    handler_->onOversizedLine();
+    closeInLoop(/*flush_first=*/true);
+  } else if (input_offset_ > 0 && !paused_) {
+    input_.erase(0, input_offset_);
+    input_offset_ = 0;
+  }
+}
+
+// --- writing ---------------------------------------------------------------
+
+void Connection::sendInLoop(std::string line) {
+  if (state_ == State::kClosed) return;
+  line.push_back('\n');
+  queued_bytes_ += line.size();
+  write_queue_.push_back(std::move(line));
+  if (queued_bytes_ > options_.max_queued_bytes) {
+    // The peer does not read what we send. Buffering more would let one slow
+    // client consume unbounded memory, so cut it off now (Redis does the same
+    // with client-output-buffer-limit).
+    spdlog::warn("closing {}: {} bytes queued for a peer that does not read", peer_,
+                 queued_bytes_);
+    closeInLoop(/*flush_first=*/false);
+    return;
+  }
+  if (writing_count_ == 0) startWrite();
+}
+
+void Connection::startWrite() {
+  if (write_queue_.empty() || state_ == State::kClosed) return;
+  std::vector<asio::const_buffer> buffers;
+  size_t count = std::min(write_queue_.size(), kMaxBuffersPerWrite);
+  buffers.reserve(count);
+  for (size_t i = 0; i < count; ++i) buffers.push_back(asio::buffer(write_queue_[i]));
+  writing_count_ = count;
+  asio::async_write(socket_, buffers,
+                    [self = shared_from_this()](const error_code& ec, size_t /*bytes*/) {
+                      if (ec) {
+                        self->writing_count_ = 0;
+                        self->closeInLoop(/*flush_first=*/false);
+                        return;
+                      }
+                      for (size_t i = 0; i < self->writing_count_; ++i) {
+                        self->queued_bytes_ -= self->write_queue_.front().size();
+                        self->write_queue_.pop_front();
+                      }
+                      self->writing_count_ = 0;
+                      if (!self->write_queue_.empty()) {
+                        self->startWrite();
+                        return;
+                      }
+                      if (self->state_ == State::kClosing) {
+                        self->finishClose();
+                        return;
+                      }
+                      if (self->on_drained_) {
+                        auto fn = std::move(self->on_drained_);
+                        self->on_drained_ = nullptr;
+                        fn();
+                      }
+                    });
+}
+
+// --- timers and closing ----------------------------------------------------
+
+void Connection::armIdleTimer() {
+  if (options_.idle_timeout.count() == 0 || state_ != State::kOpen) return;
+  // One timer that wakes every idle_timeout and compares with the last read,
+  // rather than re-arming on every line: re-arming costs a cancel per line.
+  timer_.expires_after(options_.idle_timeout);
+  timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (ec || self->state_ != State::kOpen) return;
+    auto idle = std::chrono::steady_clock::now() - self->last_activity_;
+    if (idle >= self->options_.idle_timeout) {
+      spdlog::info("closing {}: idle for {} s", self->peer_, self->options_.idle_timeout.count());
+      self->closeInLoop(/*flush_first=*/false);
+      return;
+    }
+    self->armIdleTimer();
+  });
+}
+
+void Connection::closeInLoop(bool flush_first) {
+  if (state_ == State::kClosed) return;
+  if (flush_first && !write_queue_.empty()) {
+    if (state_ == State::kClosing) return;
+    state_ = State::kClosing;
+    error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+    timer_.cancel();
+    timer_.expires_after(kCloseGrace);
+    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+      if (!ec) self->finishClose();  // the peer did not take its last bytes in time
+    });
+    return;
+  }
+  finishClose();
+}
+
+void Connection::finishClose() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  error_code ec;
+  timer_.cancel();
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  write_queue_.clear();
+  queued_bytes_ = 0;
+  on_drained_ = nullptr;
+  // Tell the handler once, from a fresh handler: close() may have been called
+  // from inside the handler's own onLine(), which must not see itself
+  // destroyed under its feet (the muduo/Redis "close asynchronously" rule).
+  if (handler_) {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), h = std::move(handler_)] {
+      h->onClose();
+    });
+  }
+}
+
+}  // namespace parley::net

@@ -1,0 +1,118 @@
+// Connection: one TCP client, pinned to one event loop. It frames the input
+// into lines (with a maximum size), keeps a byte-bounded write queue with
+// coalesced writes, and closes idle peers. It knows nothing of JSON or users:
+// complete lines go to a LineHandler.
+//
+// Lifetime: owned by shared_ptr; every pending async operation holds one, so
+// the connection lives until its socket is closed and no handler is pending.
+// Others keep a weak_ptr (registries) and reach it through send()/post().
+//
+// Thread safety: send(), post(), close() may be called from any thread (they
+// post to the loop when needed). Everything else is loop-thread only.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace parley::net {
+
+class Connection;
+using ConnectionPtr = std::shared_ptr<Connection>;
+
+// Implemented by the layer above. Every callback runs on the connection's loop.
+class LineHandler {
+ public:
+  virtual ~LineHandler() = default;
+  // One complete line, without "\n" or a trailing "\r".
+  virtual void onLine(std::string_view line) = 0;
+  // A line longer than the limit arrived. The handler may send a last reply;
+  // the connection then flushes it and closes.
+  virtual void onOversizedLine() = 0;
+  // The connection is closed (peer gone, error, idle, or close()). Called once.
+  virtual void onClose() = 0;
+};
+
+struct ConnectionOptions {
+  // Longest accepted line in bytes (PROTOCOL.md default 64 KiB).
+  size_t max_line_bytes = 64 * 1024;
+  // Bytes waiting to be written before the peer is judged too slow and cut
+  // off; bounds server memory per connection whatever the peer does.
+  size_t max_queued_bytes = 4 * 1024 * 1024;
+  // A connection that sends nothing for this long is closed (ping keeps it
+  // alive). Zero disables.
+  std::chrono::seconds idle_timeout{300};
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(boost::asio::ip::tcp::socket socket, const ConnectionOptions& options);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // Starts reading; lines go to `handler`, which the connection owns. Loop only.
+  void start(std::unique_ptr<LineHandler> handler);
+
+  // Queues `line` plus "\n". Drops it if the connection is closing. Any thread.
+  void send(std::string line);
+  // Runs `fn` on this connection's loop. Any thread.
+  void post(std::function<void()> fn);
+  // Flushes what is queued (bounded by a short grace period), then closes.
+  // Idempotent. Any thread.
+  void close();
+
+  // Loop-thread only: flow control used by the layer above.
+  void pauseReading();
+  void resumeReading();
+  size_t queuedBytes() const { return queued_bytes_; }
+  // `fn` runs once, the next time the write queue becomes empty.
+  void whenDrained(std::function<void()> fn);
+
+  const std::string& peer() const { return peer_; }
+  boost::asio::any_io_executor executor() { return socket_.get_executor(); }
+  bool inLoopThread() const;
+
+ private:
+  void armRead();
+  void onReadable();
+  void processInput();
+  void sendInLoop(std::string line);
+  void startWrite();
+  void armIdleTimer();
+  void closeInLoop(bool flush_first);
+  void finishClose();
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer timer_;  // idle checks, then the close grace period
+  // The socket was created on an io_context (TcpServer accepts onto a loop),
+  // so its executor is that context's; kept to test "am I on the loop?".
+  boost::asio::io_context::executor_type loop_;
+  const ConnectionOptions& options_;
+  std::unique_ptr<LineHandler> handler_;
+  std::string peer_;
+
+  std::string input_;        // bytes received and not yet framed
+  size_t input_offset_ = 0;  // start of unprocessed bytes in input_
+  bool reading_ = false;     // an async wait for readability is pending
+  bool paused_ = false;      // the layer above asked to stop reading
+  bool discarding_ = false;  // an oversized line was seen; input is ignored
+
+  std::deque<std::string> write_queue_;  // each entry ends in "\n"
+  size_t queued_bytes_ = 0;
+  size_t writing_count_ = 0;  // entries at the front currently being written
+  std::function<void()> on_drained_;
+
+  std::chrono::steady_clock::time_point last_activity_;
+  enum class State { kOpen, kClosing, kClosed } state_ = State::kOpen;
+};
+
+}  // namespace parley::net

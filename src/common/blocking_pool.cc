@@ -30,6 +30,15 @@ bool BlockingPool::trySubmit(Task task) {
   return true;
 }
 
+void BlockingPool::submit(Task task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
 void BlockingPool::shutdown() {
   {
     std::lock_guard<std::mutex> lock(mu_);

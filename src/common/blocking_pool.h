@@ -33,6 +33,11 @@ class BlockingPool {
   // is stopping.
   [[nodiscard]] bool trySubmit(Task task);
 
+  // Queues `task` even past the bound. Only for work that must not be lost
+  // and whose amount is already bounded elsewhere (e.g. one cleanup per
+  // closing connection). Dropped only when the pool is stopping.
+  void submit(Task task);
+
   // Stops accepting tasks, runs what is queued, joins the threads. Idempotent.
   void shutdown();
 

@@ -1,0 +1,338 @@
+#include "service/chat_service.h"
+
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "common/clock.h"
+#include "service/session.h"
+#include "service/tokens.h"
+
+namespace parley {
+
+using protocol::FriendView;
+using protocol::MemberView;
+using protocol::MessageRef;
+using protocol::Reply;
+
+#define PARLEY_TRY(var, expr)                            \
+  auto var = (expr);                                     \
+  if (!var.ok()) return logged(#expr, var.status())
+
+ChatService::ChatService(Store& store, Bus& bus, BlockingPool& pool, ServiceOptions options)
+    : store_(store),
+      bus_(bus),
+      pool_(pool),
+      options_(options),
+      hasher_(options.hash_cost,
+              static_cast<std::ptrdiff_t>(std::max(1u, std::thread::hardware_concurrency()))) {}
+
+void ChatService::start() {
+  bus_.start([this](const Envelope& envelope) { registry_.deliver(envelope); },
+             [this](UserId user) {
+               // A node died with this user on it. Tell the friends, off the
+               // bus thread (it needs the store).
+               pool_.submit([this, user] {
+                 auto u = store_.findUserById(user);
+                 if (u.ok()) notifyFriends(u.value(), /*online=*/false);
+               });
+             });
+}
+
+void ChatService::stop() { bus_.stop(); }
+
+Status ChatService::logged(const char* what, const Status& status) {
+  if (status.code() == Code::kInternal || status.code() == Code::kUnavailable) {
+    spdlog::warn("{} failed: {}", what, status.toString());
+  }
+  return status;
+}
+
+// --- accounts ----------------------------------------------------------------
+
+Result<Reply> ChatService::registerUser(const std::string& name, const std::string& password) {
+  PARLEY_TRY(hash, hasher_.hash(password));
+  PARLEY_TRY(user, store_.createUser(name, hash.value(), nowMs()));
+  Reply reply;
+  reply.user = user.value();
+  return reply;
+}
+
+Result<LoginResult> ChatService::login(const std::string& name, const std::string& password) {
+  auto creds = store_.findCredentials(name);
+  if (!creds.ok()) {
+    if (!creds.status().isNotFound()) return logged("findCredentials", creds.status());
+    hasher_.burnVerify(password);  // same time as a wrong password: no user enumeration
+    return Status::Unauthorized("wrong name or password");
+  }
+  if (!hasher_.verify(creds->password_hash, password)) {
+    return Status::Unauthorized("wrong name or password");
+  }
+  return finishLogin(creds->user);
+}
+
+Result<LoginResult> ChatService::resume(const std::string& token) {
+  auto user_id = store_.tokenUser(hashToken(token), nowMs());
+  if (!user_id.ok()) {
+    if (user_id.status().isNotFound()) return Status::Unauthorized("token unknown or expired");
+    return logged("tokenUser", user_id.status());
+  }
+  PARLEY_TRY(user, store_.findUserById(user_id.value()));
+  return finishLogin(user.value());
+}
+
+Result<LoginResult> ChatService::finishLogin(const User& user) {
+  LoginResult result;
+  result.user = user;
+  result.token = newToken();
+  result.token_hash = hashToken(result.token);
+  auto expires = nowMs() + std::chrono::duration_cast<std::chrono::milliseconds>(
+                               options_.token_ttl).count();
+  Status saved = store_.saveToken(result.token_hash, user.id, expires);
+  if (!saved.ok()) return logged("saveToken", saved);
+  PARLEY_TRY(ack_point, store_.ackPoint(user.id));
+  PARLEY_TRY(friend_views, friendViews(user.id));
+  PARLEY_TRY(groups, store_.listGroups(user.id));
+  result.ack_point = ack_point.value();
+  result.reply.user = user;
+  result.reply.token = result.token;
+  result.reply.friends = std::move(friend_views).value();
+  result.reply.groups = std::move(groups).value();
+  sessionStarted(user);
+  return result;
+}
+
+Status ChatService::logout(const std::string& token_hash) {
+  if (token_hash.empty()) return Status::Ok();
+  return logged("deleteToken", store_.deleteToken(token_hash));
+}
+
+void ChatService::sessionStarted(const User& me) {
+  auto became_online = bus_.attach(me.id);
+  if (!became_online.ok()) {
+    (void)logged("bus attach", became_online.status());
+    return;
+  }
+  if (became_online.value()) notifyFriends(me, /*online=*/true);
+}
+
+void ChatService::sessionEnded(const User& me) {
+  auto went_offline = bus_.detach(me.id);
+  if (!went_offline.ok()) {
+    (void)logged("bus detach", went_offline.status());
+    return;
+  }
+  if (went_offline.value()) notifyFriends(me, /*online=*/false);
+}
+
+void ChatService::notifyFriends(const User& me, bool online) {
+  auto friends = store_.listFriends(me.id);
+  if (!friends.ok()) {
+    (void)logged("listFriends for presence", friends.status());
+    return;
+  }
+  std::string line = protocol::presenceEvent(me.name, online);
+  for (const User& f : friends.value()) bus_.publish(Envelope{f.id, 0, line});
+}
+
+Result<std::vector<FriendView>> ChatService::friendViews(UserId me) {
+  PARLEY_TRY(friends, store_.listFriends(me));
+  std::vector<UserId> ids;
+  for (const User& f : friends.value()) ids.push_back(f.id);
+  auto online = bus_.online(ids);
+  std::vector<FriendView> views;
+  views.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    // When the bus cannot say, show offline rather than fail the request.
+    bool is_online = online.ok() && online.value()[i];
+    views.push_back(FriendView{friends.value()[i], is_online});
+  }
+  return views;
+}
+
+// --- friends -----------------------------------------------------------------
+
+Result<Reply> ChatService::addFriend(const User& me, const std::string& name) {
+  auto other = store_.findUser(name);
+  if (!other.ok()) {
+    if (other.status().isNotFound()) return Status::NotFound("no user named " + name);
+    return logged("findUser", other.status());
+  }
+  if (other->id == me.id) return Status::BadRequest("you cannot add yourself as a friend");
+  Status st = store_.addFriendship(me.id, other->id, nowMs());
+  if (st.isConflict()) return Status::Conflict("already friends with " + other->name);
+  if (!st.ok()) return logged("addFriendship", st);
+  auto online = bus_.online({other->id});
+  Reply reply;
+  reply.friend_ = FriendView{other.value(), online.ok() && online.value()[0]};
+  // The other side learns of it at once; we are online, we just asked.
+  bus_.publish(Envelope{other->id, 0, protocol::friendAddedEvent(FriendView{me, true})});
+  return reply;
+}
+
+Result<Reply> ChatService::friends(const User& me) {
+  PARLEY_TRY(views, friendViews(me.id));
+  Reply reply;
+  reply.friends = std::move(views).value();
+  return reply;
+}
+
+// --- messages ----------------------------------------------------------------
+
+Result<Reply> ChatService::send(const User& me, const std::string& to, const std::string& text) {
+  auto other = store_.findUser(to);
+  if (!other.ok()) {
+    if (other.status().isNotFound()) return Status::NotFound("no user named " + to);
+    return logged("findUser", other.status());
+  }
+  PARLEY_TRY(friends, store_.areFriends(me.id, other->id));
+  if (!friends.value()) return Status::Forbidden(other->name + " is not your friend");
+  TimestampMs ts = nowMs();
+  PARLEY_TRY(appended, store_.appendDirect(me.id, other->id, text, ts));
+  // Durable now; the bus is only the fast path to an online recipient.
+  Message m{appended->id, me.name, other->name, "", text, ts};
+  for (const InboxSlot& slot : appended->slots) {
+    bus_.publish(Envelope{slot.user, slot.seq, protocol::messageEvent(m, slot.seq)});
+  }
+  Reply reply;
+  reply.message = MessageRef{appended->id, ts};
+  return reply;
+}
+
+Result<Reply> ChatService::groupSend(const User& me, const std::string& name,
+                                     const std::string& text) {
+  auto group = store_.findGroup(name);
+  if (!group.ok()) {
+    if (group.status().isNotFound()) return Status::NotFound("no group named " + name);
+    return logged("findGroup", group.status());
+  }
+  auto role = store_.memberRole(group->id, me.id);
+  if (!role.ok()) {
+    if (role.status().isNotFound()) return Status::Forbidden("you are not a member of " + name);
+    return logged("memberRole", role.status());
+  }
+  TimestampMs ts = nowMs();
+  PARLEY_TRY(appended, store_.appendGroup(group->id, me.id, text, ts));
+  Message m{appended->id, me.name, "", group->name, text, ts};
+  for (const InboxSlot& slot : appended->slots) {
+    bus_.publish(Envelope{slot.user, slot.seq, protocol::messageEvent(m, slot.seq)});
+  }
+  Reply reply;
+  reply.message = MessageRef{appended->id, ts};
+  return reply;
+}
+
+Result<Reply> ChatService::history(const User& me, const protocol::Request& r) {
+  Reply reply;
+  if (!r.with.empty()) {
+    auto other = store_.findUser(r.with);
+    if (!other.ok()) {
+      if (other.status().isNotFound()) return Status::NotFound("no user named " + r.with);
+      return logged("findUser", other.status());
+    }
+    PARLEY_TRY(friends, store_.areFriends(me.id, other->id));
+    if (!friends.value()) return Status::Forbidden(other->name + " is not your friend");
+    PARLEY_TRY(messages, store_.directHistory(me.id, other->id, r.before, r.limit));
+    reply.messages = std::move(messages).value();
+    return reply;
+  }
+  auto group = store_.findGroup(r.group);
+  if (!group.ok()) {
+    if (group.status().isNotFound()) return Status::NotFound("no group named " + r.group);
+    return logged("findGroup", group.status());
+  }
+  auto role = store_.memberRole(group->id, me.id);
+  if (!role.ok()) {
+    if (role.status().isNotFound()) return Status::Forbidden("you are not a member of " + r.group);
+    return logged("memberRole", role.status());
+  }
+  PARLEY_TRY(messages, store_.groupHistory(group->id, r.before, r.limit));
+  reply.messages = std::move(messages).value();
+  return reply;
+}
+
+Result<Seq> ChatService::ack(const User& me, Seq up_to) {
+  auto result = store_.ack(me.id, up_to);
+  if (!result.ok()) return logged("ack", result.status());
+  return result;
+}
+
+Result<std::vector<Delivery>> ChatService::inboxAfter(const User& me, Seq after) {
+  auto result = store_.inboxAfter(me.id, after, options_.replay_page);
+  if (!result.ok()) return logged("inboxAfter", result.status());
+  return result;
+}
+
+// --- groups ------------------------------------------------------------------
+
+Result<Reply> ChatService::createGroup(const User& me, const std::string& name,
+                                       const std::string& desc) {
+  auto group = store_.createGroup(name, desc, me.id, nowMs());
+  if (!group.ok()) {
+    if (group.status().isConflict()) return Status::Conflict("group name " + name + " is taken");
+    return logged("createGroup", group.status());
+  }
+  Reply reply;
+  reply.group = group.value();
+  return reply;
+}
+
+Result<Reply> ChatService::joinGroup(const User& me, const std::string& name) {
+  auto group = store_.findGroup(name);
+  if (!group.ok()) {
+    if (group.status().isNotFound()) return Status::NotFound("no group named " + name);
+    return logged("findGroup", group.status());
+  }
+  Status st = store_.addMember(group->id, me.id, nowMs());
+  if (st.isConflict()) return Status::Conflict("already a member of " + group->name);
+  if (!st.ok()) return logged("addMember", st);
+  Reply reply;
+  reply.group = group.value();
+  return reply;
+}
+
+Result<Reply> ChatService::leaveGroup(const User& me, const std::string& name) {
+  auto group = store_.findGroup(name);
+  if (!group.ok()) {
+    if (group.status().isNotFound()) return Status::NotFound("no group named " + name);
+    return logged("findGroup", group.status());
+  }
+  Status st = store_.removeMember(group->id, me.id);
+  if (st.isNotFound()) return Status::NotFound("you are not a member of " + group->name);
+  if (!st.ok()) return logged("removeMember", st);
+  return Reply{};
+}
+
+Result<Reply> ChatService::groups(const User& me) {
+  PARLEY_TRY(groups, store_.listGroups(me.id));
+  Reply reply;
+  reply.groups = std::move(groups).value();
+  return reply;
+}
+
+Result<Reply> ChatService::members(const User& me, const std::string& name) {
+  auto group = store_.findGroup(name);
+  if (!group.ok()) {
+    if (group.status().isNotFound()) return Status::NotFound("no group named " + name);
+    return logged("findGroup", group.status());
+  }
+  auto role = store_.memberRole(group->id, me.id);
+  if (!role.ok()) {
+    if (role.status().isNotFound()) return Status::Forbidden("you are not a member of " + name);
+    return logged("memberRole", role.status());
+  }
+  PARLEY_TRY(members, store_.listMembers(group->id));
+  std::vector<UserId> ids;
+  for (const Member& m : members.value()) ids.push_back(m.user.id);
+  auto online = bus_.online(ids);
+  std::vector<MemberView> views;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const Member& m = members.value()[i];
+    views.push_back(MemberView{m.user, m.role, online.ok() && online.value()[i]});
+  }
+  Reply reply;
+  reply.members = std::move(views);
+  return reply;
+}
+
+}  // namespace parley

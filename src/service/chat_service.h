@@ -1,0 +1,109 @@
+// ChatService: the chat logic of one node — accounts, friends, groups,
+// sending, routing, acks and presence. It talks to a Store (the truth) and a
+// Bus (the fast path) through their interfaces and never sees sockets, SQL
+// or Redis.
+//
+// Every method that takes a request blocks (store, hashing, bus round trips)
+// and is called on the blocking pool by Session, never on a loop thread.
+// The caller's identity is always the `me` argument, which Session takes from
+// its own login state: a request can never act as someone else.
+//
+// Thread safety: all methods may be called concurrently from any thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bus/bus.h"
+#include "common/blocking_pool.h"
+#include "common/model.h"
+#include "common/status.h"
+#include "protocol/reply.h"
+#include "protocol/request.h"
+#include "service/password_hasher.h"
+#include "service/session_registry.h"
+#include "store/store.h"
+
+namespace parley {
+
+struct ServiceOptions {
+  HashCost hash_cost = HashCost::kInteractive;
+  // How long a resume token stays valid after login.
+  std::chrono::hours token_ttl{24 * 7};
+  // Inbox entries fetched per replay round trip.
+  int replay_page = 256;
+  // A session stops fetching replay pages while this many bytes wait to be
+  // written to its client, so a huge backlog never overflows the queue.
+  size_t replay_high_water_bytes = 256 * 1024;
+};
+
+// What a successful login or resume produces.
+struct LoginResult {
+  User user;
+  std::string token;       // plain, for the client
+  std::string token_hash;  // what the session keeps to revoke at logout
+  Seq ack_point = 0;
+  protocol::Reply reply;
+};
+
+class ChatService {
+ public:
+  ChatService(Store& store, Bus& bus, BlockingPool& pool, ServiceOptions options);
+  ChatService(const ChatService&) = delete;
+  ChatService& operator=(const ChatService&) = delete;
+
+  // Connects the bus to this node's sessions. Call once before serving.
+  void start();
+  void stop();
+
+  SessionRegistry& registry() { return registry_; }
+  BlockingPool& pool() { return pool_; }
+  const ServiceOptions& options() const { return options_; }
+
+  // --- blocking operations (pool threads only) ---------------------------
+  Result<protocol::Reply> registerUser(const std::string& name, const std::string& password);
+  // Unauthorized on a wrong name or password (the same answer for both).
+  Result<LoginResult> login(const std::string& name, const std::string& password);
+  Result<LoginResult> resume(const std::string& token);
+  // Revokes the token; presence is handled by sessionEnded().
+  Status logout(const std::string& token_hash);
+  // A logged-in session became registered on this node: online transition.
+  void sessionStarted(const User& me);
+  // A logged-in session ended (logout or disconnect).
+  void sessionEnded(const User& me);
+
+  Result<protocol::Reply> addFriend(const User& me, const std::string& name);
+  Result<protocol::Reply> friends(const User& me);
+  Result<protocol::Reply> send(const User& me, const std::string& to, const std::string& text);
+  Result<protocol::Reply> createGroup(const User& me, const std::string& name,
+                                      const std::string& desc);
+  Result<protocol::Reply> joinGroup(const User& me, const std::string& name);
+  Result<protocol::Reply> leaveGroup(const User& me, const std::string& name);
+  Result<protocol::Reply> groups(const User& me);
+  Result<protocol::Reply> members(const User& me, const std::string& name);
+  Result<protocol::Reply> groupSend(const User& me, const std::string& name,
+                                    const std::string& text);
+  Result<protocol::Reply> history(const User& me, const protocol::Request& request);
+  Result<Seq> ack(const User& me, Seq up_to);
+  Result<std::vector<Delivery>> inboxAfter(const User& me, Seq after);
+
+ private:
+  Result<LoginResult> finishLogin(const User& user);
+  Result<std::vector<protocol::FriendView>> friendViews(UserId me);
+  void notifyFriends(const User& me, bool online);
+  // The store reports a closed database as Unavailable; anything unexpected
+  // is logged here once with context.
+  Status logged(const char* what, const Status& status);
+
+  Store& store_;
+  Bus& bus_;
+  BlockingPool& pool_;
+  const ServiceOptions options_;
+  PasswordHasher hasher_;
+  SessionRegistry registry_;
+};
+
+}  // namespace parley

@@ -1,0 +1,265 @@
+#include "service/session.h"
+
+#include <spdlog/spdlog.h>
+
+namespace parley {
+
+using protocol::Op;
+using protocol::Reply;
+using protocol::Request;
+
+Session::Session(ChatService& service, SessionSinkPtr sink)
+    : service_(service), sink_(std::move(sink)) {}
+
+void Session::runBlocking(Blocking work, Done done) {
+  auto self = shared_from_this();
+  bool queued = service_.pool().trySubmit([self, work = std::move(work), done]() mutable {
+    auto result = std::make_shared<Result<Reply>>(work());
+    self->sink_->post([done = std::move(done), result] { done(std::move(*result)); });
+  });
+  if (!queued) done(Status::Unavailable("server is overloaded, retry later"));
+}
+
+void Session::handle(const Request& r, Done done) {
+  // Operations allowed before login.
+  switch (r.op) {
+    case Op::kPing:
+      done(Reply{});
+      return;
+    case Op::kRegister: {
+      auto name = r.name, password = r.password;
+      runBlocking([this, name, password] { return service_.registerUser(name, password); },
+                  std::move(done));
+      return;
+    }
+    case Op::kLogin:
+    case Op::kResume: {
+      if (user_) {
+        done(Status::Conflict("already logged in as " + user_->name + "; logout first"));
+        return;
+      }
+      ChatService* service = &service_;
+      if (r.op == Op::kLogin) {
+        auto name = r.name, password = r.password;
+        startLogin([service, name, password] { return service->login(name, password); },
+                   std::move(done));
+      } else {
+        auto token = r.token;
+        startLogin([service, token] { return service->resume(token); }, std::move(done));
+      }
+      return;
+    }
+    default:
+      break;
+  }
+  if (!user_) {
+    done(Status::Unauthorized("log in first"));
+    return;
+  }
+  // From here on the acting user is this session's, whatever the request says.
+  const User me = *user_;
+  ChatService* service = &service_;
+  switch (r.op) {
+    case Op::kLogout: {
+      auto token_hash = token_hash_;
+      endLogin();
+      runBlocking(
+          [service, token_hash]() -> Result<Reply> {
+            Status st = service->logout(token_hash);
+            if (!st.ok()) return st;
+            return Reply{};
+          },
+          std::move(done));
+      return;
+    }
+    case Op::kAddFriend:
+      runBlocking([service, me, u = r.user] { return service->addFriend(me, u); },
+                  std::move(done));
+      return;
+    case Op::kFriends:
+      runBlocking([service, me] { return service->friends(me); }, std::move(done));
+      return;
+    case Op::kSend:
+      runBlocking([service, me, to = r.to, text = r.text] { return service->send(me, to, text); },
+                  std::move(done));
+      return;
+    case Op::kCreateGroup:
+      runBlocking(
+          [service, me, g = r.group, d = r.desc] { return service->createGroup(me, g, d); },
+          std::move(done));
+      return;
+    case Op::kJoinGroup:
+      runBlocking([service, me, g = r.group] { return service->joinGroup(me, g); },
+                  std::move(done));
+      return;
+    case Op::kLeaveGroup:
+      runBlocking([service, me, g = r.group] { return service->leaveGroup(me, g); },
+                  std::move(done));
+      return;
+    case Op::kGroups:
+      runBlocking([service, me] { return service->groups(me); }, std::move(done));
+      return;
+    case Op::kMembers:
+      runBlocking([service, me, g = r.group] { return service->members(me, g); },
+                  std::move(done));
+      return;
+    case Op::kGroupSend:
+      runBlocking(
+          [service, me, g = r.group, t = r.text] { return service->groupSend(me, g, t); },
+          std::move(done));
+      return;
+    case Op::kHistory:
+      runBlocking([service, me, r] { return service->history(me, r); }, std::move(done));
+      return;
+    case Op::kAck:
+      runBlocking(
+          [service, me, up_to = r.up_to]() -> Result<Reply> {
+            auto acked = service->ack(me, up_to);
+            if (!acked.ok()) return acked.status();
+            return Reply{};
+          },
+          std::move(done));
+      return;
+    default:
+      done(Status::Internal("unhandled op"));
+  }
+}
+
+void Session::startLogin(std::function<Result<LoginResult>()> work, Done done) {
+  auto self = shared_from_this();
+  bool queued = service_.pool().trySubmit([self, work = std::move(work), done]() mutable {
+    auto result = std::make_shared<Result<LoginResult>>(work());
+    self->sink_->post([self, done = std::move(done), result]() mutable {
+      if (!result->ok()) {
+        done(result->status());
+        return;
+      }
+      LoginResult& login = result->value();
+      if (self->user_) {
+        // Two logins raced on one connection; the first one won. Give this
+        // one's session back so its presence count stays balanced.
+        User extra = login.user;
+        ChatService* service = &self->service_;
+        service->pool().submit([service, extra] { service->sessionEnded(extra); });
+        done(Status::Conflict("already logged in as " + self->user_->name + "; logout first"));
+        return;
+      }
+      self->user_ = login.user;
+      self->token_hash_ = login.token_hash;
+      self->epoch_++;
+      self->delivered_ = login.ack_point;
+      self->parked_.clear();
+      self->fetching_ = false;
+      // Register before the replay starts: a message committed from now on
+      // either reaches us live or is found by the replay, and the seq
+      // ordering below drops whichever copy comes second.
+      self->service_.registry().add(login.user.id, self);
+      done(std::move(login.reply));
+      // PROTOCOL.md: missed messages follow the login response.
+      self->fetchInbox();
+    });
+  });
+  if (!queued) done(Status::Unavailable("server is overloaded, retry later"));
+}
+
+void Session::endLogin() {
+  if (!user_) return;
+  User me = *user_;
+  service_.registry().remove(me.id, this);
+  user_.reset();
+  token_hash_.clear();
+  epoch_++;
+  parked_.clear();
+  fetching_ = false;
+  ChatService* service = &service_;
+  // Must run even when the pool is busy, or the user would stay "online".
+  service_.pool().submit([service, me] { service->sessionEnded(me); });
+}
+
+void Session::closed() { endLogin(); }
+
+// --- delivery order --------------------------------------------------------
+
+void Session::onEnvelope(const Envelope& envelope) {
+  if (!user_ || envelope.to != user_->id) return;
+  if (envelope.seq == 0) {  // presence, friend_added: no ordering to keep
+    sink_->send(envelope.line);
+    return;
+  }
+  if (envelope.seq <= delivered_) return;  // already sent (replay got it first)
+  if (envelope.seq == delivered_ + 1 && !fetching_) {
+    sink_->send(envelope.line);
+    delivered_ = envelope.seq;
+    flushParked();
+    return;
+  }
+  // A gap: an earlier message is still on its way (or was dropped by the
+  // bus). Hold this one and read the gap from the store, the source of truth.
+  if (parked_.size() < kMaxParked) parked_.emplace(envelope.seq, envelope.line);
+  if (!fetching_) fetchInbox();
+}
+
+void Session::flushParked() {
+  while (!parked_.empty()) {
+    auto it = parked_.begin();
+    if (it->first <= delivered_) {
+      parked_.erase(it);
+    } else if (it->first == delivered_ + 1) {
+      sink_->send(std::move(it->second));
+      delivered_ = it->first;
+      parked_.erase(it);
+    } else {
+      return;
+    }
+  }
+}
+
+void Session::fetchInbox() {
+  if (!user_) return;
+  fetching_ = true;
+  auto self = shared_from_this();
+  User me = *user_;
+  Seq after = delivered_;
+  uint64_t epoch = epoch_;
+  ChatService* service = &service_;
+  service_.pool().submit([self, service, me, after, epoch] {
+    auto page = std::make_shared<Result<std::vector<Delivery>>>(service->inboxAfter(me, after));
+    self->sink_->post([self, epoch, page] { self->onInboxPage(epoch, std::move(*page)); });
+  });
+}
+
+void Session::onInboxPage(uint64_t epoch, Result<std::vector<Delivery>> page) {
+  if (epoch != epoch_ || !user_) return;  // logged out meanwhile
+  if (!page.ok()) {
+    // The store is unavailable: keep the session; the next live event or
+    // login retries. Nothing is lost, it stays in the inbox.
+    spdlog::warn("replay for {} failed: {}", user_->name, page.status().toString());
+    fetching_ = false;
+    parked_.clear();
+    return;
+  }
+  for (const Delivery& d : page.value()) {
+    if (d.seq <= delivered_) continue;
+    sink_->send(protocol::messageEvent(d.message, d.seq));
+    delivered_ = d.seq;
+  }
+  bool more = static_cast<int>(page.value().size()) >= service_.options().replay_page;
+  if (more) {
+    // Read the next page once the client has taken most of this one, so a
+    // long backlog never fills the write queue.
+    auto self = shared_from_this();
+    if (sink_->queuedBytes() > service_.options().replay_high_water_bytes) {
+      sink_->whenDrained([self, epoch] {
+        if (epoch == self->epoch_) self->fetchInbox();
+      });
+    } else {
+      fetchInbox();
+    }
+    return;
+  }
+  fetching_ = false;
+  flushParked();
+  if (!parked_.empty()) fetchInbox();  // a gap remains: read it
+}
+
+}  // namespace parley

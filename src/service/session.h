@@ -1,0 +1,74 @@
+// Session: one client connection's view of the chat — who is logged in on it
+// and which of that user's inbox messages it has delivered. It turns typed
+// requests into ChatService calls on the blocking pool and brings the results
+// back to its own loop, and it keeps the delivery order of PROTOCOL.md:
+// events reach the client in strictly increasing `seq`, each exactly once
+// per session, whether they arrive live from the bus or from a replay.
+//
+// Thread safety: handle(), onEnvelope() and closed() run on the session's
+// loop only (the sink's post() brings other threads there).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "bus/bus.h"
+#include "common/status.h"
+#include "protocol/reply.h"
+#include "protocol/request.h"
+#include "service/chat_service.h"
+#include "service/session_sink.h"
+
+namespace parley {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  // Called exactly once per request, on the loop, with the outcome.
+  using Done = std::function<void(Result<protocol::Reply>)>;
+
+  Session(ChatService& service, SessionSinkPtr sink);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void handle(const protocol::Request& request, Done done);
+  // An event for this session's user from the bus (via the registry).
+  void onEnvelope(const Envelope& envelope);
+  // The connection is gone: end the login, if any.
+  void closed();
+
+  SessionSink& sink() { return *sink_; }
+  const std::optional<User>& user() const { return user_; }
+
+ private:
+  using Blocking = std::function<Result<protocol::Reply>()>;
+  // Runs `work` on the pool and `done` with its result back on the loop;
+  // answers unavailable at once if the pool is saturated.
+  void runBlocking(Blocking work, Done done);
+  void startLogin(std::function<Result<LoginResult>()> work, Done done);
+  void endLogin();
+
+  // Replay: pulls inbox pages after delivered_ until caught up.
+  void fetchInbox();
+  void onInboxPage(uint64_t epoch, Result<std::vector<Delivery>> page);
+  void flushParked();
+
+  ChatService& service_;
+  SessionSinkPtr sink_;
+  std::optional<User> user_;
+  std::string token_hash_;
+  // Bumped at every login/logout so results of work started for an earlier
+  // login are recognised and dropped.
+  uint64_t epoch_ = 0;
+
+  Seq delivered_ = 0;      // highest seq sent to this client
+  bool fetching_ = false;  // a replay page is being read
+  // Live events that arrived ahead of a gap, waiting for the replay to fill
+  // it; bounded (a long gap is read from the store instead).
+  std::map<Seq, std::string> parked_;
+  static constexpr size_t kMaxParked = 512;
+};
+
+}  // namespace parley

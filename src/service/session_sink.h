@@ -1,0 +1,33 @@
+// SessionSink: how the chat logic reaches one client connection without
+// knowing it is a socket. The server implements it over net::Connection;
+// tests implement it over a vector of lines.
+//
+// Thread safety: send(), post() and close() may be called from any thread;
+// queuedBytes() and whenDrained() only from the session's own loop.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace parley {
+
+class SessionSink {
+ public:
+  virtual ~SessionSink() = default;
+  // Queues one line (a serialized response or event) for the client.
+  virtual void send(std::string line) = 0;
+  // Runs `fn` on the session's loop thread; dropped if the connection is gone.
+  virtual void post(std::function<void()> fn) = 0;
+  // Flushes what is queued, then closes the connection.
+  virtual void close() = 0;
+  // Bytes queued for the client and not yet written.
+  virtual size_t queuedBytes() const = 0;
+  // Runs `fn` once on the loop when the write queue is next empty.
+  virtual void whenDrained(std::function<void()> fn) = 0;
+};
+
+using SessionSinkPtr = std::shared_ptr<SessionSink>;
+
+}  // namespace parley

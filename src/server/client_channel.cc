@@ -1,0 +1,91 @@
+#include "server/client_channel.h"
+
+#include "protocol/reply.h"
+#include "protocol/request.h"
+#include "server/connection_sink.h"
+#include "server/connection_tracker.h"
+
+namespace parley::server {
+namespace {
+
+// Requests a client may have waiting behind the one running. Past this the
+// socket is no longer read until the queue drains: a flooding client slows
+// itself down instead of growing server memory.
+constexpr size_t kMaxWaitingLines = 64;
+constexpr size_t kResumeReadingBelow = 16;
+
+}  // namespace
+
+ClientChannel::ClientChannel(ChatService& service, const net::ConnectionPtr& connection)
+    : connection_(connection),
+      session_(std::make_shared<Session>(service, std::make_shared<ConnectionSink>(connection))) {}
+
+void ClientChannel::onLine(std::string_view line) {
+  if (closed_) return;
+  waiting_.emplace_back(line);
+  if (waiting_.size() >= kMaxWaitingLines) {
+    if (auto c = connection_.lock()) c->pauseReading();
+  }
+  processNext();
+}
+
+void ClientChannel::processNext() {
+  while (!busy_ && !closed_ && !waiting_.empty()) {
+    std::string line = std::move(waiting_.front());
+    waiting_.pop_front();
+    if (waiting_.size() == kResumeReadingBelow) {
+      if (auto c = connection_.lock()) c->resumeReading();
+    }
+    protocol::Parsed parsed = protocol::parseRequest(line);
+    if (!parsed.request) {
+      // Bad input gets its error and the connection stays open.
+      session_->sink().send(protocol::serializeError(parsed.rid, parsed.error));
+      continue;
+    }
+    busy_ = true;
+    auto self = shared_from_this();
+    nlohmann::json rid = parsed.request->rid;
+    session_->handle(*parsed.request, [self, rid](Result<protocol::Reply> result) {
+      if (self->closed_) return;
+      self->session_->sink().send(result.ok() ? protocol::serializeOk(rid, result.value())
+                                              : protocol::serializeError(rid, result.status()));
+      self->busy_ = false;
+      self->processNext();
+    });
+  }
+}
+
+void ClientChannel::onOversizedLine(size_t limit) {
+  session_->sink().send(protocol::serializeError(
+      nullptr, Status::TooLarge("line longer than " + std::to_string(limit) + " bytes")));
+}
+
+void ClientChannel::onClose() {
+  if (closed_) return;
+  closed_ = true;
+  waiting_.clear();
+  session_->closed();
+}
+
+void ClientChannel::shutdown(const std::string& reason) {
+  if (auto c = connection_.lock()) {
+    c->post([self = shared_from_this(), reason] {
+      if (self->closed_) return;
+      self->session_->sink().send(protocol::shutdownEvent(reason));
+      self->session_->sink().close();
+    });
+  }
+}
+
+ClientLineHandler::ClientLineHandler(std::shared_ptr<ClientChannel> channel, size_t max_line,
+                                     ConnectionTracker& tracker)
+    : channel_(std::move(channel)), max_line_(max_line), tracker_(tracker) {
+  tracker_.add(channel_);
+}
+
+void ClientLineHandler::onClose() {
+  channel_->onClose();
+  tracker_.remove(channel_.get());
+}
+
+}  // namespace parley::server

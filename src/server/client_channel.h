@@ -1,0 +1,60 @@
+// ClientChannel: the glue between one net::Connection and one Session. It
+// parses each line with the protocol layer, runs requests one at a time (so
+// responses come back in request order, as PROTOCOL.md requires), serializes
+// the outcome, and applies backpressure: while too many requests are waiting,
+// it stops reading from the socket.
+//
+// Loop-thread only.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/connection.h"
+#include "service/chat_service.h"
+#include "service/session.h"
+
+namespace parley::server {
+
+class ConnectionTracker;
+
+class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
+ public:
+  ClientChannel(ChatService& service, const net::ConnectionPtr& connection);
+
+  void onLine(std::string_view line);
+  void onOversizedLine(size_t limit);
+  void onClose();
+
+  // Tells the client the server is going down, then closes. Any thread.
+  void shutdown(const std::string& reason);
+
+ private:
+  void processNext();
+
+  std::weak_ptr<net::Connection> connection_;
+  std::shared_ptr<Session> session_;
+  std::deque<std::string> waiting_;  // lines received while a request runs
+  bool busy_ = false;
+  bool closed_ = false;
+};
+
+// The LineHandler the connection owns; forwards to a shared ClientChannel so
+// that callbacks still pending on the pool can outlive the handler safely.
+class ClientLineHandler : public net::LineHandler {
+ public:
+  ClientLineHandler(std::shared_ptr<ClientChannel> channel, size_t max_line,
+                    ConnectionTracker& tracker);
+  void onLine(std::string_view line) override { channel_->onLine(line); }
+  void onOversizedLine() override { channel_->onOversizedLine(max_line_); }
+  void onClose() override;
+
+ private:
+  std::shared_ptr<ClientChannel> channel_;
+  size_t max_line_;
+  ConnectionTracker& tracker_;
+};
+
+}  // namespace parley::server

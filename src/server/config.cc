@@ -1,0 +1,86 @@
+#include "server/config.h"
+
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+namespace parley::server {
+
+int parseConfig(int argc, char** argv, Config* c) {
+  CLI::App app{
+      "parley-server: the Parley chat server.\n"
+      "With no arguments it listens on 127.0.0.1:7000 and stores in ./parley.db (SQLite).\n"
+      "Cluster mode: --store mysql://user:pass@host:3306/db --bus redis://host:6379"};
+  app.set_config("--config", "", "Read options from a TOML file (flags override it)");
+  app.option_defaults()->always_capture_default();
+  app.add_option("--host", c->host, "Address to listen on")->envname("PARLEY_HOST");
+  app.add_option("--port", c->port, "TCP port to listen on (0 picks a free one)")
+      ->envname("PARLEY_PORT");
+  app.add_option("--data", c->data, "SQLite database file (when --store is not given)")
+      ->envname("PARLEY_DATA");
+  app.add_option("--store", c->store, "Store URL: sqlite:PATH or mysql://user:pass@host:port/db")
+      ->envname("PARLEY_STORE");
+  app.add_option("--bus", c->bus, "Message bus: local, or redis://host:port")
+      ->envname("PARLEY_BUS");
+  app.add_option("--node-id", c->node_id, "Name of this node on the bus (default host-pid)")
+      ->envname("PARLEY_NODE_ID");
+  app.add_option("--threads", c->threads, "Event-loop threads (0 = one per hardware thread)")
+      ->envname("PARLEY_THREADS");
+  app.add_option("--blocking-threads", c->blocking_threads,
+                 "Threads for database and password hashing work")
+      ->envname("PARLEY_BLOCKING_THREADS")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--max-line", c->max_line, "Longest request line in bytes")
+      ->envname("PARLEY_MAX_LINE")
+      ->check(CLI::Range(256, 16 * 1024 * 1024));
+  app.add_option("--max-queued-bytes", c->max_queued_bytes,
+                 "Output bytes queued for one client before it is disconnected as too slow")
+      ->envname("PARLEY_MAX_QUEUED_BYTES");
+  app.add_option("--idle-timeout", c->idle_timeout,
+                 "Seconds without input before a connection is closed (0 = never)")
+      ->envname("PARLEY_IDLE_TIMEOUT");
+  app.add_option("--log-level", c->log_level, "trace, debug, info, warn, error")
+      ->envname("PARLEY_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--hash-cost", c->hash_cost,
+                 "argon2id cost: interactive (default), moderate, or min (tests only)")
+      ->envname("PARLEY_HASH_COST")
+      ->check(CLI::IsMember({"interactive", "moderate", "min"}));
+  app.add_option("--token-ttl-hours", c->token_ttl_hours, "Lifetime of resume tokens")
+      ->envname("PARLEY_TOKEN_TTL_HOURS");
+  app.add_option("--port-file", c->port_file, "Write the bound port to this file");
+  app.add_flag("--print-config", c->print_config, "Print the effective configuration and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (c->print_config) {
+    std::cout << toToml(*c);
+    return 0;
+  }
+  return -1;
+}
+
+std::string toToml(const Config& c) {
+  std::ostringstream out;
+  auto str = [](const std::string& s) { return "\"" + s + "\""; };
+  out << "host = " << str(c.host) << "\n"
+      << "port = " << c.port << "\n"
+      << "data = " << str(c.data) << "\n"
+      << "store = " << str(c.store) << "\n"
+      << "bus = " << str(c.bus) << "\n"
+      << "node-id = " << str(c.node_id) << "\n"
+      << "threads = " << c.threads << "\n"
+      << "blocking-threads = " << c.blocking_threads << "\n"
+      << "max-line = " << c.max_line << "\n"
+      << "max-queued-bytes = " << c.max_queued_bytes << "\n"
+      << "idle-timeout = " << c.idle_timeout << "\n"
+      << "log-level = " << str(c.log_level) << "\n"
+      << "hash-cost = " << str(c.hash_cost) << "\n"
+      << "token-ttl-hours = " << c.token_ttl_hours << "\n";
+  return out.str();
+}
+
+}  // namespace parley::server

@@ -1,0 +1,43 @@
+// Server configuration: defaults, then a config file (TOML, --config), then
+// environment variables (PARLEY_*), then flags — the later wins.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace parley::server {
+
+struct Config {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7000;
+  std::string data = "./parley.db";  // SQLite file used when `store` is empty
+  std::string store;                 // store URL: sqlite:PATH or mysql://...
+  std::string bus = "local";         // "local" or redis://host:port
+  std::string node_id;               // defaults to host-pid; names this node on the bus
+  size_t threads = 0;                // event loops; 0 = hardware threads
+  size_t blocking_threads = 16;      // pool for store/hashing work
+  size_t max_pending_tasks = 65536;  // blocking work queued before `unavailable`
+  size_t max_line = 64 * 1024;       // bytes per request line
+  size_t max_queued_bytes = 4 * 1024 * 1024;  // per-connection output bound
+  unsigned idle_timeout = 300;                // seconds without input before closing
+  std::string log_level = "info";
+  std::string hash_cost = "interactive";  // argon2id cost: interactive | moderate | min
+  unsigned token_ttl_hours = 24 * 7;
+  std::string port_file;  // if set, the bound port is written there (tests, scripts)
+  bool print_config = false;
+
+  // The store URL in effect (store, or sqlite:<data>).
+  std::string storeUrl() const { return store.empty() ? "sqlite:" + data : store; }
+};
+
+// Parses argv. Returns the exit code to use when the program should stop now
+// (--help, --print-config, bad flags), or -1 to run.
+int parseConfig(int argc, char** argv, Config* config);
+
+// The effective configuration, as a TOML file that --config accepts.
+std::string toToml(const Config& config);
+
+}  // namespace parley::server

@@ -1,0 +1,37 @@
+// ConnectionSink: SessionSink over a net::Connection. Holds a weak reference,
+// so a session kept alive by pending work never keeps a socket open.
+#pragma once
+
+#include <memory>
+
+#include "net/connection.h"
+#include "service/session_sink.h"
+
+namespace parley::server {
+
+class ConnectionSink final : public SessionSink {
+ public:
+  explicit ConnectionSink(const net::ConnectionPtr& connection) : connection_(connection) {}
+
+  void send(std::string line) override {
+    if (auto c = connection_.lock()) c->send(std::move(line));
+  }
+  void post(std::function<void()> fn) override {
+    if (auto c = connection_.lock()) c->post(std::move(fn));
+  }
+  void close() override {
+    if (auto c = connection_.lock()) c->close();
+  }
+  size_t queuedBytes() const override {
+    auto c = connection_.lock();
+    return c ? c->queuedBytes() : 0;
+  }
+  void whenDrained(std::function<void()> fn) override {
+    if (auto c = connection_.lock()) c->whenDrained(std::move(fn));
+  }
+
+ private:
+  std::weak_ptr<net::Connection> connection_;
+};
+
+}  // namespace parley::server

@@ -1,0 +1,47 @@
+// parley-server: parse the configuration, start one node, wait for SIGINT or
+// SIGTERM, stop gracefully.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "server/config.h"
+#include "server/parley_server.h"
+
+int main(int argc, char** argv) {
+  parley::server::Config config;
+  if (int code = parley::server::parseConfig(argc, argv, &config); code >= 0) return code;
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%t] %v");
+
+  // Block the stop signals in every thread (the ones started below inherit
+  // the mask), then wait for them here with sigwait: no async-signal-safety
+  // puzzles in handlers.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  parley::server::ParleyServer server(config);
+  parley::Status started = server.start();
+  if (!started.ok()) {
+    spdlog::critical("cannot start: {}", started.toString());
+    return 1;
+  }
+  if (!config.port_file.empty()) {
+    // Written to a temporary name and renamed, so a reader polling for the
+    // file never sees it half-written.
+    std::string tmp = config.port_file + ".tmp";
+    std::ofstream(tmp) << server.port() << "\n";
+    std::rename(tmp.c_str(), config.port_file.c_str());
+  }
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server.stop();
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,90 @@
+#include "server/parley_server.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "server/client_channel.h"
+
+namespace parley::server {
+
+ParleyServer::ParleyServer(Config config) : config_(std::move(config)) {
+  if (config_.threads == 0) config_.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (config_.node_id.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    config_.node_id = std::string(host) + "-" + std::to_string(getpid());
+  }
+}
+
+ParleyServer::~ParleyServer() { stop(); }
+
+Status ParleyServer::start() {
+  auto store = openStore(config_.storeUrl());
+  if (!store.ok()) return Status(store.status().code(), "store: " + store.status().message());
+  store_ = std::move(store).value();
+  auto bus = openBus(config_.bus, config_.node_id);
+  if (!bus.ok()) return Status(bus.status().code(), "bus: " + bus.status().message());
+  bus_ = std::move(bus).value();
+
+  auto hash_cost = parseHashCost(config_.hash_cost);
+  if (!hash_cost.ok()) return hash_cost.status();
+  ServiceOptions options;
+  options.hash_cost = hash_cost.value();
+  options.token_ttl = std::chrono::hours(config_.token_ttl_hours);
+  pool_ = std::make_unique<BlockingPool>("blocking", config_.blocking_threads,
+                                         config_.max_pending_tasks);
+  service_ = std::make_unique<ChatService>(*store_, *bus_, *pool_, options);
+  service_->start();
+
+  loops_ = std::make_unique<net::EventLoopPool>(config_.threads);
+  net::ConnectionOptions conn;
+  conn.max_line_bytes = config_.max_line;
+  conn.max_queued_bytes = config_.max_queued_bytes;
+  conn.idle_timeout = std::chrono::seconds(config_.idle_timeout);
+  tcp_ = std::make_unique<net::TcpServer>(
+      *loops_, conn, [this](const net::ConnectionPtr& c) -> std::unique_ptr<net::LineHandler> {
+        auto channel = std::make_shared<ClientChannel>(*service_, c);
+        return std::make_unique<ClientLineHandler>(channel, config_.max_line, tracker_);
+      });
+  Status listened = tcp_->listen(config_.host, config_.port);
+  if (!listened.ok()) return listened;
+  tcp_->start();
+  spdlog::info("parley-server listening on {}:{} | store {} | bus {} | node {} | {} loop threads, "
+               "{} blocking threads",
+               config_.host, tcp_->port(),
+               config_.store.empty() ? "sqlite:" + config_.data : "configured URL", config_.bus,
+               config_.node_id, config_.threads, config_.blocking_threads);
+  return Status::Ok();
+}
+
+void ParleyServer::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (tcp_) tcp_->stopAccepting();
+  // Say goodbye to every client, then give replies in flight and the
+  // goodbyes a bounded time to go out.
+  if (loops_) {
+    auto channels = tracker_.all();
+    spdlog::info("shutting down: closing {} connections", channels.size());
+    for (auto& channel : channels) channel->shutdown("server shutting down");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (tracker_.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (pool_) pool_->shutdown();  // finishes queued store work (acks, presence)
+  if (loops_) loops_->stop();
+  if (service_) service_->stop();
+  tcp_.reset();
+  loops_.reset();
+  service_.reset();
+  pool_.reset();
+  bus_.reset();
+  store_.reset();  // closes the database cleanly
+}
+
+}  // namespace parley::server

@@ -1,0 +1,46 @@
+// ParleyServer: one node, assembled — store, bus, blocking pool, chat
+// service, event loops and the TCP acceptor — with an orderly start and a
+// graceful stop.
+#pragma once
+
+#include <memory>
+
+#include "bus/bus.h"
+#include "common/blocking_pool.h"
+#include "common/status.h"
+#include "net/event_loop_pool.h"
+#include "net/tcp_server.h"
+#include "server/config.h"
+#include "server/connection_tracker.h"
+#include "service/chat_service.h"
+#include "store/store.h"
+
+namespace parley::server {
+
+class ParleyServer {
+ public:
+  explicit ParleyServer(Config config);
+  ~ParleyServer();
+
+  // Opens the store and bus, binds the port and starts serving. On error the
+  // server is left stopped and the status says why.
+  Status start();
+  // Graceful stop: no new connections, every client told `shutdown`, replies
+  // in flight finished (bounded wait), store work drained. Idempotent.
+  void stop();
+
+  uint16_t port() const { return tcp_ ? tcp_->port() : 0; }
+
+ private:
+  Config config_;
+  StorePtr store_;
+  BusPtr bus_;
+  std::unique_ptr<BlockingPool> pool_;
+  std::unique_ptr<ChatService> service_;
+  std::unique_ptr<net::EventLoopPool> loops_;
+  std::unique_ptr<net::TcpServer> tcp_;
+  ConnectionTracker tracker_;
+  bool stopped_ = false;
+};
+
+}  // namespace parley::server

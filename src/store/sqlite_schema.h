@@ -1,0 +1,66 @@
+// The SQLite schema, by version. A new version appends a migration; an
+// existing one is never edited (deployed databases already ran it).
+#pragma once
+
+namespace parley::sqlite_schema {
+
+inline constexpr const char* kMigrations[] = {
+    // Version 1.
+    R"sql(
+CREATE TABLE users (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  password_hash TEXT NOT NULL,
+  last_seq      INTEGER NOT NULL DEFAULT 0,  -- highest inbox seq assigned
+  ack_seq       INTEGER NOT NULL DEFAULT 0,  -- every seq <= it is acknowledged
+  created_ms    INTEGER NOT NULL
+);
+-- Friendship is mutual and stored both ways, so "my friends" is one range scan.
+CREATE TABLE friendships (
+  user_id    INTEGER NOT NULL REFERENCES users(id),
+  friend_id  INTEGER NOT NULL REFERENCES users(id),
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (user_id, friend_id)
+) WITHOUT ROWID;
+CREATE TABLE chat_groups (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  description TEXT NOT NULL DEFAULT '',
+  created_ms  INTEGER NOT NULL
+);
+CREATE TABLE group_members (
+  group_id  INTEGER NOT NULL REFERENCES chat_groups(id),
+  user_id   INTEGER NOT NULL REFERENCES users(id),
+  role      TEXT NOT NULL,
+  joined_ms INTEGER NOT NULL,
+  PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_members_by_user ON group_members(user_id, group_id);
+-- Every message is stored once. `chat` names the conversation ('d:<lo>:<hi>'
+-- for two users, 'g:<id>' for a group) so history is one index range.
+CREATE TABLE messages (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  chat         TEXT NOT NULL,
+  sender_id    INTEGER NOT NULL,
+  recipient_id INTEGER,
+  group_id     INTEGER,
+  body         TEXT NOT NULL,
+  ts           INTEGER NOT NULL
+);
+CREATE INDEX messages_by_chat ON messages(chat, id);
+-- Each recipient's queue: its own gap-free seq, pointing at the message.
+CREATE TABLE inbox (
+  user_id    INTEGER NOT NULL,
+  seq        INTEGER NOT NULL,
+  message_id INTEGER NOT NULL,
+  PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE tokens (
+  token_hash TEXT PRIMARY KEY,
+  user_id    INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+};
+
+}  // namespace parley::sqlite_schema

@@ -1,0 +1,541 @@
+#include "store/sqlite_store.h"
+
+#include <algorithm>
+
+#include "store/sqlite_schema.h"
+
+namespace parley {
+namespace {
+
+// Largest number of queued writes one leader commits together. Bounds the
+// time the followers wait behind one transaction.
+constexpr size_t kMaxBatch = 512;
+
+std::string directChat(UserId a, UserId b) {
+  return "d:" + std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
+}
+std::string groupChat(GroupId g) { return "g:" + std::to_string(g); }
+
+// Prepares `sql` on `db` or returns the error from the enclosing function.
+#define PREPARE(var, db, sql)           \
+  auto var##_prepared = (db).prepare(sql); \
+  if (!var##_prepared.ok()) return var##_prepared.status(); \
+  Stmt var = (db).stmt(var##_prepared.value())
+
+// The columns of a message row joined with names, shared by history and replay.
+constexpr const char* kMessageColumns =
+    "m.id, su.name, COALESCE(ru.name, ''), COALESCE(g.name, ''), m.body, m.ts";
+Message readMessage(const Stmt& s, int first) {
+  return Message{s.int64(first),        s.text(first + 1), s.text(first + 2),
+                 s.text(first + 3),     s.text(first + 4), s.int64(first + 5)};
+}
+
+}  // namespace
+
+struct SqliteStore::Writer {
+  WriteFn fn;
+  Status result;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
+                                                       size_t read_connections) {
+  std::unique_ptr<SqliteStore> store(new SqliteStore());
+  store->path_ = path;
+  store->writer_db_ = std::make_unique<SqliteDb>();
+  SqliteDb& w = *store->writer_db_;
+  Status st = w.open(path, /*read_only=*/false);
+  if (!st.ok()) return st;
+  // WAL: readers never block the writer. synchronous=FULL: a commit is on
+  // disk (fsync of the WAL) before it returns, so an acknowledged message
+  // survives power loss, not just a crash; group commit pays for it.
+  st = w.execScript(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);");
+  if (!st.ok()) return st;
+  int64_t version = 0;
+  {
+    PREPARE(q, w, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (q.step()) version = q.int64(0);
+    if (!q.status().ok()) return q.status();
+  }
+  constexpr int64_t kLatest = std::size(sqlite_schema::kMigrations);
+  if (version > kLatest) {
+    return Status::Internal("database schema version " + std::to_string(version) +
+                            " is newer than this server understands (" +
+                            std::to_string(kLatest) + ")");
+  }
+  for (int64_t v = version; v < kLatest; ++v) {
+    std::string script = std::string("BEGIN IMMEDIATE;") + sqlite_schema::kMigrations[v] +
+                         "INSERT INTO schema_version VALUES (" + std::to_string(v + 1) +
+                         "); COMMIT;";
+    st = w.execScript(script.c_str());
+    if (!st.ok()) {
+      (void)w.execScript("ROLLBACK");
+      return Status(st.code(), "migration to schema " + std::to_string(v + 1) + ": " +
+                                   st.message());
+    }
+  }
+  for (size_t i = 0; i < std::max<size_t>(1, read_connections); ++i) {
+    auto r = std::make_unique<SqliteDb>();
+    st = r->open(path, /*read_only=*/true);
+    if (!st.ok()) return st;
+    store->free_readers_.push_back(std::move(r));
+  }
+  return store;
+}
+
+SqliteStore::~SqliteStore() = default;
+
+// --- the two access paths ------------------------------------------------------
+
+Status SqliteStore::write(WriteFn fn) {
+  Writer me;
+  me.fn = std::move(fn);
+  std::unique_lock<std::mutex> lock(write_mu_);
+  writers_.push_back(&me);
+  while (!me.done && &me != writers_.front()) me.cv.wait(lock);
+  if (me.done) return me.result;  // a leader committed our write
+
+  // We lead: take everyone queued so far, commit them together.
+  size_t n = std::min(writers_.size(), kMaxBatch);
+  std::vector<Writer*> batch(writers_.begin(), writers_.begin() + static_cast<long>(n));
+  lock.unlock();
+
+  SqliteDb& db = *writer_db_;
+  Status begun = db.execScript("BEGIN IMMEDIATE");
+  if (begun.ok()) {
+    for (Writer* w : batch) {
+      (void)db.execScript("SAVEPOINT w");
+      w->result = w->fn(db);
+      if (!w->result.ok()) (void)db.execScript("ROLLBACK TO w");
+      (void)db.execScript("RELEASE w");
+    }
+    Status committed = db.execScript("COMMIT");
+    if (!committed.ok()) {
+      // Nothing of this batch is durable; say so to every writer in it.
+      (void)db.execScript("ROLLBACK");
+      for (Writer* w : batch) {
+        if (w->result.ok()) w->result = committed;
+      }
+    }
+  } else {
+    for (Writer* w : batch) w->result = begun;
+  }
+
+  lock.lock();
+  for (size_t i = 0; i < n; ++i) {
+    Writer* w = writers_.front();
+    writers_.pop_front();
+    if (w != &me) {
+      w->done = true;
+      w->cv.notify_one();
+    }
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();  // the next leader
+  return me.result;
+}
+
+Status SqliteStore::read(const ReadFn& fn) {
+  std::unique_ptr<SqliteDb> db;
+  {
+    std::unique_lock<std::mutex> lock(read_mu_);
+    read_cv_.wait(lock, [this] { return !free_readers_.empty(); });
+    db = std::move(free_readers_.back());
+    free_readers_.pop_back();
+  }
+  Status st = fn(*db);
+  {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    free_readers_.push_back(std::move(db));
+  }
+  read_cv_.notify_one();
+  return st;
+}
+
+// --- users -------------------------------------------------------------------
+
+Result<User> SqliteStore::createUser(const std::string& name, const std::string& password_hash,
+                                     TimestampMs now) {
+  User user;
+  Status st = write([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "INSERT INTO users(name, password_hash, created_ms) VALUES (?, ?, ?)");
+    Status r = s.bind(1, name).bind(2, password_hash).bind(3, now).exec();
+    if (r.isConflict()) return Status::Conflict("name " + name + " is taken");
+    if (!r.ok()) return r;
+    user = User{db.lastInsertId(), name};
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return user;
+}
+
+Result<UserCredentials> SqliteStore::findCredentials(const std::string& name) {
+  UserCredentials creds;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "SELECT id, name, password_hash FROM users WHERE name = ?");
+    s.bind(1, name);
+    if (!s.step()) return s.status().ok() ? Status::NotFound("no user " + name) : s.status();
+    creds = UserCredentials{User{s.int64(0), s.text(1)}, s.text(2)};
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return creds;
+}
+
+Result<User> SqliteStore::findUser(const std::string& name) {
+  auto creds = findCredentials(name);
+  if (!creds.ok()) return creds.status();
+  return creds->user;
+}
+
+Result<User> SqliteStore::findUserById(UserId id) {
+  User user;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "SELECT id, name FROM users WHERE id = ?");
+    s.bind(1, id);
+    if (!s.step()) return s.status().ok() ? Status::NotFound("no user id") : s.status();
+    user = User{s.int64(0), s.text(1)};
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return user;
+}
+
+// --- friends -----------------------------------------------------------------
+
+Status SqliteStore::addFriendship(UserId a, UserId b, TimestampMs now) {
+  return write([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "INSERT INTO friendships(user_id, friend_id, created_ms) VALUES (?, ?, ?)");
+    Status r = s.bind(1, a).bind(2, b).bind(3, now).exec();
+    if (!r.ok()) return r;
+    PREPARE(t, db, "INSERT INTO friendships(user_id, friend_id, created_ms) VALUES (?, ?, ?)");
+    return t.bind(1, b).bind(2, a).bind(3, now).exec();
+  });
+}
+
+Result<bool> SqliteStore::areFriends(UserId a, UserId b) {
+  bool found = false;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "SELECT 1 FROM friendships WHERE user_id = ? AND friend_id = ?");
+    s.bind(1, a).bind(2, b);
+    found = s.step();
+    return s.status();
+  });
+  if (!st.ok()) return st;
+  return found;
+}
+
+Result<std::vector<User>> SqliteStore::listFriends(UserId user) {
+  std::vector<User> out;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db,
+            "SELECT u.id, u.name FROM friendships f JOIN users u ON u.id = f.friend_id "
+            "WHERE f.user_id = ? ORDER BY u.name");
+    s.bind(1, user);
+    while (s.step()) out.push_back(User{s.int64(0), s.text(1)});
+    return s.status();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+// --- groups ------------------------------------------------------------------
+
+Result<Group> SqliteStore::createGroup(const std::string& name, const std::string& desc,
+                                       UserId owner, TimestampMs now) {
+  Group group;
+  Status st = write([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "INSERT INTO chat_groups(name, description, created_ms) VALUES (?, ?, ?)");
+    Status r = s.bind(1, name).bind(2, desc).bind(3, now).exec();
+    if (r.isConflict()) return Status::Conflict("group name " + name + " is taken");
+    if (!r.ok()) return r;
+    group = Group{db.lastInsertId(), name, desc};
+    PREPARE(m, db,
+            "INSERT INTO group_members(group_id, user_id, role, joined_ms) "
+            "VALUES (?, ?, 'owner', ?)");
+    return m.bind(1, group.id).bind(2, owner).bind(3, now).exec();
+  });
+  if (!st.ok()) return st;
+  return group;
+}
+
+Result<Group> SqliteStore::findGroup(const std::string& name) {
+  Group group;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "SELECT id, name, description FROM chat_groups WHERE name = ?");
+    s.bind(1, name);
+    if (!s.step()) return s.status().ok() ? Status::NotFound("no group " + name) : s.status();
+    group = Group{s.int64(0), s.text(1), s.text(2)};
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return group;
+}
+
+Status SqliteStore::addMember(GroupId group, UserId user, TimestampMs now) {
+  return write([&](SqliteDb& db) -> Status {
+    PREPARE(s, db,
+            "INSERT INTO group_members(group_id, user_id, role, joined_ms) "
+            "VALUES (?, ?, 'member', ?)");
+    return s.bind(1, group).bind(2, user).bind(3, now).exec();
+  });
+}
+
+Status SqliteStore::removeMember(GroupId group, UserId user) {
+  return write([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "DELETE FROM group_members WHERE group_id = ? AND user_id = ?");
+    Status r = s.bind(1, group).bind(2, user).exec();
+    if (!r.ok()) return r;
+    return db.changes() == 0 ? Status::NotFound("not a member") : Status::Ok();
+  });
+}
+
+Result<std::string> SqliteStore::memberRole(GroupId group, UserId user) {
+  std::string role;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "SELECT role FROM group_members WHERE group_id = ? AND user_id = ?");
+    s.bind(1, group).bind(2, user);
+    if (!s.step()) return s.status().ok() ? Status::NotFound("not a member") : s.status();
+    role = s.text(0);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return role;
+}
+
+Result<std::vector<Group>> SqliteStore::listGroups(UserId user) {
+  std::vector<Group> out;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db,
+            "SELECT g.id, g.name, g.description FROM group_members m "
+            "JOIN chat_groups g ON g.id = m.group_id WHERE m.user_id = ? ORDER BY g.name");
+    s.bind(1, user);
+    while (s.step()) out.push_back(Group{s.int64(0), s.text(1), s.text(2)});
+    return s.status();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::vector<Member>> SqliteStore::listMembers(GroupId group) {
+  std::vector<Member> out;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db,
+            "SELECT u.id, u.name, m.role FROM group_members m JOIN users u ON u.id = m.user_id "
+            "WHERE m.group_id = ? ORDER BY m.joined_ms, u.id");
+    s.bind(1, group);
+    while (s.step()) out.push_back(Member{User{s.int64(0), s.text(1)}, s.text(2)});
+    return s.status();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::vector<UserId>> SqliteStore::memberIds(GroupId group) {
+  std::vector<UserId> out;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "SELECT user_id FROM group_members WHERE group_id = ?");
+    s.bind(1, group);
+    while (s.step()) out.push_back(s.int64(0));
+    return s.status();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+// --- messages ----------------------------------------------------------------
+
+Result<Store::Appended> SqliteStore::appendDirect(UserId from, UserId to, const std::string& text,
+                                                  TimestampMs ts) {
+  Appended out;
+  Status st = write([&](SqliteDb& db) -> Status {
+    out = Appended{};
+    PREPARE(m, db,
+            "INSERT INTO messages(chat, sender_id, recipient_id, body, ts) VALUES (?, ?, ?, ?, ?)");
+    Status r = m.bind(1, directChat(from, to)).bind(2, from).bind(3, to).bind(4, text).bind(5, ts)
+                   .exec();
+    if (!r.ok()) return r;
+    out.id = db.lastInsertId();
+    // The recipient's next seq, taken inside this transaction: SQLite has one
+    // writer, so seqs commit in the order they are assigned, without gaps.
+    PREPARE(u, db, "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq");
+    u.bind(1, to);
+    if (!u.step()) return u.status().ok() ? Status::NotFound("no recipient") : u.status();
+    Seq seq = u.int64(0);
+    while (u.step()) {
+    }
+    PREPARE(i, db, "INSERT INTO inbox(user_id, seq, message_id) VALUES (?, ?, ?)");
+    r = i.bind(1, to).bind(2, seq).bind(3, out.id).exec();
+    if (!r.ok()) return r;
+    out.slots.push_back(InboxSlot{to, seq});
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<Store::Appended> SqliteStore::appendGroup(GroupId group, UserId from,
+                                                 const std::string& text, TimestampMs ts) {
+  Appended out;
+  Status st = write([&](SqliteDb& db) -> Status {
+    out = Appended{};
+    PREPARE(m, db,
+            "INSERT INTO messages(chat, sender_id, group_id, body, ts) VALUES (?, ?, ?, ?, ?)");
+    Status r =
+        m.bind(1, groupChat(group)).bind(2, from).bind(3, group).bind(4, text).bind(5, ts).exec();
+    if (!r.ok()) return r;
+    out.id = db.lastInsertId();
+    // Stored once above; each member but the sender gets a small inbox row
+    // pointing at it, under that member's own next seq. Two statements
+    // whatever the group size.
+    PREPARE(u, db,
+            "UPDATE users SET last_seq = last_seq + 1 WHERE id IN "
+            "(SELECT user_id FROM group_members WHERE group_id = ? AND user_id <> ?) "
+            "RETURNING id, last_seq");
+    u.bind(1, group).bind(2, from);
+    while (u.step()) out.slots.push_back(InboxSlot{u.int64(0), u.int64(1)});
+    if (!u.status().ok()) return u.status();
+    for (const InboxSlot& slot : out.slots) {
+      PREPARE(i, db, "INSERT INTO inbox(user_id, seq, message_id) VALUES (?, ?, ?)");
+      r = i.bind(1, slot.user).bind(2, slot.seq).bind(3, out.id).exec();
+      if (!r.ok()) return r;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq, int limit) {
+  static const std::string sql =
+      std::string("SELECT i.seq, ") + kMessageColumns +
+      " FROM inbox i JOIN messages m ON m.id = i.message_id"
+      " JOIN users su ON su.id = m.sender_id"
+      " LEFT JOIN users ru ON ru.id = m.recipient_id"
+      " LEFT JOIN chat_groups g ON g.id = m.group_id"
+      " WHERE i.user_id = ? AND i.seq > ? ORDER BY i.seq LIMIT ?";
+  std::vector<Delivery> out;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, sql.c_str());
+    s.bind(1, user).bind(2, after_seq).bind(3, limit);
+    while (s.step()) out.push_back(Delivery{s.int64(0), readMessage(s, 1)});
+    return s.status();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<Seq> SqliteStore::ackPoint(UserId user) {
+  Seq seq = 0;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "SELECT ack_seq FROM users WHERE id = ?");
+    s.bind(1, user);
+    if (!s.step()) return s.status().ok() ? Status::NotFound("no user id") : s.status();
+    seq = s.int64(0);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return seq;
+}
+
+Result<Seq> SqliteStore::ack(UserId user, Seq up_to) {
+  Seq seq = 0;
+  Status st = write([&](SqliteDb& db) -> Status {
+    // Forward only, and never past what was assigned: acking "the future"
+    // must not swallow messages that have not arrived yet.
+    PREPARE(s, db,
+            "UPDATE users SET ack_seq = MAX(ack_seq, MIN(?, last_seq)) WHERE id = ? "
+            "RETURNING ack_seq");
+    s.bind(1, up_to).bind(2, user);
+    if (!s.step()) return s.status().ok() ? Status::NotFound("no user id") : s.status();
+    seq = s.int64(0);
+    while (s.step()) {
+    }
+    return s.status();
+  });
+  if (!st.ok()) return st;
+  return seq;
+}
+
+Result<std::vector<Message>> SqliteStore::directHistory(UserId a, UserId b,
+                                                        std::optional<MessageId> before,
+                                                        int limit) {
+  static const std::string sql =
+      std::string("SELECT ") + kMessageColumns +
+      " FROM messages m JOIN users su ON su.id = m.sender_id"
+      " LEFT JOIN users ru ON ru.id = m.recipient_id"
+      " LEFT JOIN chat_groups g ON g.id = m.group_id"
+      " WHERE m.chat = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?";
+  std::vector<Message> out;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, sql.c_str());
+    s.bind(1, directChat(a, b)).bind(2, before.value_or(INT64_MAX)).bind(3, limit);
+    while (s.step()) out.push_back(readMessage(s, 0));
+    return s.status();
+  });
+  if (!st.ok()) return st;
+  std::reverse(out.begin(), out.end());  // newest last
+  return out;
+}
+
+Result<std::vector<Message>> SqliteStore::groupHistory(GroupId group,
+                                                       std::optional<MessageId> before,
+                                                       int limit) {
+  static const std::string sql =
+      std::string("SELECT ") + kMessageColumns +
+      " FROM messages m JOIN users su ON su.id = m.sender_id"
+      " LEFT JOIN users ru ON ru.id = m.recipient_id"
+      " LEFT JOIN chat_groups g ON g.id = m.group_id"
+      " WHERE m.chat = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?";
+  std::vector<Message> out;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, sql.c_str());
+    s.bind(1, groupChat(group)).bind(2, before.value_or(INT64_MAX)).bind(3, limit);
+    while (s.step()) out.push_back(readMessage(s, 0));
+    return s.status();
+  });
+  if (!st.ok()) return st;
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+// --- tokens --------------------------------------------------------------------
+
+Status SqliteStore::saveToken(const std::string& token_hash, UserId user, TimestampMs expires) {
+  return write([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "INSERT INTO tokens(token_hash, user_id, expires_ms) VALUES (?, ?, ?)");
+    return s.bind(1, token_hash).bind(2, user).bind(3, expires).exec();
+  });
+}
+
+Result<UserId> SqliteStore::tokenUser(const std::string& token_hash, TimestampMs now) {
+  UserId user = 0;
+  Status st = read([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "SELECT user_id FROM tokens WHERE token_hash = ? AND expires_ms > ?");
+    s.bind(1, token_hash).bind(2, now);
+    if (!s.step()) return s.status().ok() ? Status::NotFound("no such token") : s.status();
+    user = s.int64(0);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return user;
+}
+
+Status SqliteStore::deleteToken(const std::string& token_hash) {
+  return write([&](SqliteDb& db) -> Status {
+    PREPARE(s, db, "DELETE FROM tokens WHERE token_hash = ?");
+    return s.bind(1, token_hash).exec();
+  });
+}
+
+Status SqliteStore::ping() {
+  return read([](SqliteDb& db) -> Status {
+    PREPARE(s, db, "SELECT 1");
+    s.step();
+    return s.status();
+  });
+}
+
+}  // namespace parley

@@ -1,0 +1,17 @@
+#include "store/sqlite_store.h"
+#include "store/store.h"
+
+namespace parley {
+
+Result<StorePtr> openStore(const std::string& url) {
+  if (url.rfind("mysql://", 0) == 0) {
+    return Status::Unavailable("the MySQL store is not built into this binary yet");
+  }
+  std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
+  if (path.empty()) return Status::BadRequest("empty SQLite path in store URL");
+  auto store = SqliteStore::open(path);
+  if (!store.ok()) return store.status();
+  return StorePtr(std::move(store).value());
+}
+
+}  // namespace parley

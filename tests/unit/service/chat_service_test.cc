@@ -1,0 +1,283 @@
+#include <set>
+
+#include "service_harness.h"
+
+namespace parley::testing {
+namespace {
+
+class ChatServiceTest : public ServiceHarness {};
+
+TEST_F(ChatServiceTest, RegisterThenLogin) {
+  Client c = newClient();
+  json r = ok(c, R"({"op":"register","name":"alice","password":"password1","rid":1})");
+  EXPECT_EQ(r["rid"], 1);
+  EXPECT_EQ(r["user"]["name"], "alice");
+  EXPECT_EQ(errorCode(c, R"({"op":"register","name":"ALICE","password":"password1"})"),
+            "conflict");
+  json login = ok(c, R"({"op":"login","name":"alice","password":"password1"})");
+  EXPECT_EQ(login["user"]["id"], r["user"]["id"]);
+  EXPECT_EQ(login["token"].get<std::string>().size(), 64u);
+  EXPECT_TRUE(login["friends"].is_array());
+  EXPECT_TRUE(login["groups"].is_array());
+}
+
+TEST_F(ChatServiceTest, WrongPasswordAndUnknownUserLookTheSame) {
+  Client c = newClient();
+  ok(c, R"({"op":"register","name":"alice","password":"password1"})");
+  json wrong = call(c, R"({"op":"login","name":"alice","password":"password2"})");
+  json unknown = call(c, R"({"op":"login","name":"nobody","password":"password1"})");
+  EXPECT_EQ(wrong["error"]["code"], "unauthorized");
+  EXPECT_EQ(wrong["error"], unknown["error"]);
+}
+
+TEST_F(ChatServiceTest, EverythingElseNeedsLogin) {
+  Client c = newClient();
+  for (const char* line :
+       {R"({"op":"friends"})", R"({"op":"send","to":"bob","text":"x"})", R"({"op":"groups"})",
+        R"({"op":"ack","up_to":1})", R"({"op":"logout"})"}) {
+    EXPECT_EQ(errorCode(c, line), "unauthorized") << line;
+  }
+  ok(c, R"({"op":"ping"})");
+}
+
+TEST_F(ChatServiceTest, PasswordIsStoredAsArgon2id) {
+  Client c = newClient();
+  ok(c, R"({"op":"register","name":"alice","password":"password1"})");
+  auto creds = store_->findCredentials("alice");
+  ASSERT_TRUE(creds.ok());
+  EXPECT_EQ(creds->password_hash.rfind("$argon2id$", 0), 0u) << creds->password_hash;
+  EXPECT_EQ(creds->password_hash.find("password1"), std::string::npos);
+}
+
+TEST_F(ChatServiceTest, FriendsChatWithSeqAndNoEcho) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  EXPECT_EQ(errorCode(alice, R"({"op":"send","to":"bob","text":"hi"})"), "forbidden");
+  json added = ok(alice, R"({"op":"add_friend","user":"bob"})");
+  EXPECT_EQ(added["friend"]["name"], "bob");
+  EXPECT_EQ(added["friend"]["online"], true);
+  auto ev = bob.sink->nextEvent();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ((*ev)["event"], "friend_added");
+  EXPECT_EQ((*ev)["friend"]["name"], "alice");
+  EXPECT_EQ(errorCode(bob, R"({"op":"add_friend","user":"alice"})"), "conflict");
+
+  json sent = ok(alice, R"({"op":"send","to":"bob","text":"hello","rid":"r"})");
+  EXPECT_GT(sent["message"]["id"].get<int64_t>(), 0);
+  auto msg = bob.sink->nextEvent();
+  ASSERT_TRUE(msg);
+  EXPECT_EQ((*msg)["event"], "message");
+  EXPECT_EQ((*msg)["from"], "alice");
+  EXPECT_EQ((*msg)["to"], "bob");
+  EXPECT_EQ((*msg)["text"], "hello");
+  EXPECT_EQ((*msg)["seq"], 1);
+  EXPECT_EQ((*msg)["id"], sent["message"]["id"]);
+  EXPECT_EQ((*msg)["ts"], sent["message"]["ts"]);
+  // No echo to the sender (only presence/friend events may be there).
+  while (auto e = alice.sink->nextEvent(std::chrono::milliseconds(200))) {
+    EXPECT_NE((*e)["event"], "message");
+  }
+}
+
+TEST_F(ChatServiceTest, OfflineMessagesArriveAfterLoginInOrderUntilAcked) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  befriend(alice, "bob");
+  closeClient(bob);
+  const int kCount = 40;  // more than two replay pages of 16
+  for (int i = 0; i < kCount; ++i) {
+    ok(alice, R"({"op":"send","to":"bob","text":"m)" + std::to_string(i) + R"("})");
+  }
+  Client bob2 = newClient();
+  ok(bob2, R"({"op":"login","name":"bob","password":"password1"})");
+  std::vector<json> got;
+  while (auto e = bob2.sink->nextEvent(std::chrono::seconds(2))) {
+    if ((*e)["event"] == "message") got.push_back(*e);
+    if (got.size() == kCount) break;
+  }
+  ASSERT_EQ(got.size(), static_cast<size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ(got[i]["seq"], i + 1);
+    EXPECT_EQ(got[i]["text"], "m" + std::to_string(i));
+  }
+  // Not acked: a new login gets them again. Acked up to 30: only 31..40.
+  ok(bob2, R"({"op":"ack","up_to":30})");
+  closeClient(bob2);
+  Client bob3 = newClient();
+  ok(bob3, R"({"op":"login","name":"bob","password":"password1"})");
+  std::vector<int64_t> seqs;
+  while (auto e = bob3.sink->nextEvent(std::chrono::milliseconds(500))) {
+    if ((*e)["event"] == "message") seqs.push_back((*e)["seq"]);
+  }
+  ASSERT_EQ(seqs.size(), 10u);
+  EXPECT_EQ(seqs.front(), 31);
+  EXPECT_EQ(seqs.back(), 40);
+}
+
+TEST_F(ChatServiceTest, AckCannotRunAheadOfAssignedSeqs) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  befriend(alice, "bob");
+  ok(bob, R"({"op":"ack","up_to":1000})");  // nothing assigned yet: clamped to 0
+  closeClient(bob);
+  ok(alice, R"({"op":"send","to":"bob","text":"after"})");
+  Client bob2 = newClient();
+  ok(bob2, R"({"op":"login","name":"bob","password":"password1"})");
+  auto e = bob2.sink->nextEvent();
+  while (e && (*e)["event"] != "message") e = bob2.sink->nextEvent();
+  ASSERT_TRUE(e);
+  EXPECT_EQ((*e)["text"], "after");
+}
+
+TEST_F(ChatServiceTest, LiveAndReplayInterleaveWithoutGapsOrDuplicates) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  befriend(alice, "bob");
+  closeClient(bob);
+  for (int i = 0; i < 50; ++i) ok(alice, R"({"op":"send","to":"bob","text":"old"})");
+  // Bob logs in while alice keeps sending: replay and live messages race.
+  Client bob2 = newClient();
+  std::thread sender([&] {
+    for (int i = 0; i < 50; ++i) ok(alice, R"({"op":"send","to":"bob","text":"new"})");
+  });
+  ok(bob2, R"({"op":"login","name":"bob","password":"password1"})");
+  sender.join();
+  std::vector<int64_t> seqs;
+  while (auto e = bob2.sink->nextEvent(std::chrono::seconds(2))) {
+    if ((*e)["event"] == "message") seqs.push_back((*e)["seq"]);
+    if (seqs.size() == 100) break;
+  }
+  ASSERT_EQ(seqs.size(), 100u);
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], static_cast<int64_t>(i + 1));
+}
+
+TEST_F(ChatServiceTest, TwoDevicesBothReceive) {
+  Client alice = loggedIn("alice");
+  Client bob1 = loggedIn("bob");
+  Client bob2 = newClient();
+  ok(bob2, R"({"op":"login","name":"bob","password":"password1"})");
+  befriend(alice, "bob");
+  ok(alice, R"({"op":"send","to":"bob","text":"both"})");
+  for (Client* c : {&bob1, &bob2}) {
+    auto e = c->sink->nextEvent();
+    while (e && (*e)["event"] != "message") e = c->sink->nextEvent();
+    ASSERT_TRUE(e);
+    EXPECT_EQ((*e)["text"], "both");
+  }
+  EXPECT_EQ(errorCode(bob1, R"({"op":"login","name":"bob","password":"password1"})"), "conflict");
+}
+
+TEST_F(ChatServiceTest, PresenceFollowsFirstAndLastSession) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  befriend(alice, "bob");
+  while (bob.sink->nextEvent(std::chrono::milliseconds(100))) {
+  }
+  closeClient(alice);
+  auto e = bob.sink->nextEvent();
+  ASSERT_TRUE(e);
+  EXPECT_EQ((*e)["event"], "presence");
+  EXPECT_EQ((*e)["user"], "alice");
+  EXPECT_EQ((*e)["online"], false);
+  json friends = ok(bob, R"({"op":"friends"})");
+  EXPECT_EQ(friends["friends"][0]["online"], false);
+  Client alice2 = newClient();
+  ok(alice2, R"({"op":"login","name":"alice","password":"password1"})");
+  e = bob.sink->nextEvent();
+  ASSERT_TRUE(e);
+  EXPECT_EQ((*e)["online"], true);
+}
+
+TEST_F(ChatServiceTest, GroupsAreForMembers) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  Client carol = loggedIn("carol");
+  Client dave = loggedIn("dave");
+  json g = ok(alice, R"({"op":"create_group","name":"devs","desc":"the devs"})");
+  EXPECT_EQ(g["group"]["desc"], "the devs");
+  EXPECT_EQ(errorCode(bob, R"({"op":"create_group","name":"DEVS"})"), "conflict");
+  ok(bob, R"({"op":"join_group","group":"devs"})");
+  ok(carol, R"({"op":"join_group","group":"devs"})");
+  EXPECT_EQ(errorCode(carol, R"({"op":"join_group","group":"devs"})"), "conflict");
+  EXPECT_EQ(errorCode(carol, R"({"op":"join_group","group":"nope"})"), "not_found");
+  json members = ok(bob, R"({"op":"members","group":"devs"})");
+  ASSERT_EQ(members["members"].size(), 3u);
+  std::set<std::string> roles;
+  for (auto& m : members["members"]) roles.insert(m["name"].get<std::string>() + ":" +
+                                                  m["role"].get<std::string>());
+  EXPECT_TRUE(roles.count("alice:owner"));
+  EXPECT_TRUE(roles.count("bob:member"));
+  EXPECT_EQ(errorCode(dave, R"({"op":"members","group":"devs"})"), "forbidden");
+  EXPECT_EQ(errorCode(dave, R"({"op":"group_send","group":"devs","text":"x"})"), "forbidden");
+  EXPECT_EQ(errorCode(dave, R"({"op":"history","group":"devs"})"), "forbidden");
+
+  ok(alice, R"({"op":"group_send","group":"devs","text":"standup"})");
+  for (Client* c : {&bob, &carol}) {
+    auto e = c->sink->nextEvent();
+    while (e && (*e)["event"] != "group_message") e = c->sink->nextEvent();
+    ASSERT_TRUE(e);
+    EXPECT_EQ((*e)["group"], "devs");
+    EXPECT_EQ((*e)["from"], "alice");
+    EXPECT_EQ((*e)["seq"], 1);
+  }
+  ok(carol, R"({"op":"leave_group","group":"devs"})");
+  EXPECT_EQ(errorCode(carol, R"({"op":"leave_group","group":"devs"})"), "not_found");
+  ok(alice, R"({"op":"group_send","group":"devs","text":"after carol left"})");
+  EXPECT_FALSE(carol.sink->nextEvent(std::chrono::milliseconds(300)));
+  json groups = ok(bob, R"({"op":"groups"})");
+  ASSERT_EQ(groups["groups"].size(), 1u);
+  json history = ok(bob, R"({"op":"history","group":"devs"})");
+  ASSERT_EQ(history["messages"].size(), 2u);
+  EXPECT_EQ(history["messages"][1]["text"], "after carol left");
+}
+
+TEST_F(ChatServiceTest, HistoryPagesNewestLast) {
+  Client alice = loggedIn("alice");
+  loggedIn("bob");
+  befriend(alice, "bob");
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 10; ++i) {
+    json r = ok(alice, R"({"op":"send","to":"bob","text":"h)" + std::to_string(i) + R"("})");
+    ids.push_back(r["message"]["id"]);
+  }
+  json last3 = ok(alice, R"({"op":"history","with":"bob","limit":3})");
+  ASSERT_EQ(last3["messages"].size(), 3u);
+  EXPECT_EQ(last3["messages"][0]["text"], "h7");
+  EXPECT_EQ(last3["messages"][2]["text"], "h9");
+  json before = ok(alice, R"({"op":"history","with":"bob","limit":3,"before":)" +
+                              std::to_string(ids[7]) + "}");
+  ASSERT_EQ(before["messages"].size(), 3u);
+  EXPECT_EQ(before["messages"][0]["text"], "h4");
+  EXPECT_EQ(before["messages"][2]["text"], "h6");
+}
+
+TEST_F(ChatServiceTest, ResumeAndLogout) {
+  Client c = newClient();
+  ok(c, R"({"op":"register","name":"alice","password":"password1"})");
+  json login = ok(c, R"({"op":"login","name":"alice","password":"password1"})");
+  std::string token = login["token"];
+  closeClient(c);
+  Client c2 = newClient();
+  json resumed = ok(c2, R"({"op":"resume","token":")" + token + R"("})");
+  EXPECT_EQ(resumed["user"]["name"], "alice");
+  // Logout revokes the token in use (the resumed one), so it is dead after.
+  std::string token2 = resumed["token"];
+  ok(c2, R"({"op":"logout"})");
+  EXPECT_EQ(errorCode(c2, R"({"op":"friends"})"), "unauthorized");
+  Client c3 = newClient();
+  EXPECT_EQ(errorCode(c3, R"({"op":"resume","token":")" + token2 + R"("})"), "unauthorized");
+  EXPECT_EQ(errorCode(c3, R"({"op":"resume","token":"deadbeef"})"), "unauthorized");
+}
+
+TEST_F(ChatServiceTest, SqlLookingTextIsStoredVerbatim) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  befriend(alice, "bob");
+  const std::string text = "'); DROP TABLE users; -- \\\" %s \\u0000";
+  ok(alice, json{{"op", "send"}, {"to", "bob"}, {"text", text}}.dump());
+  json h = ok(bob, R"({"op":"history","with":"alice"})");
+  EXPECT_EQ(h["messages"][0]["text"], text);
+}
+
+}  // namespace
+}  // namespace parley::testing

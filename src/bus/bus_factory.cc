@@ -8,7 +8,8 @@ Result<BusPtr> openBus(const std::string& url, const std::string& /*node_id*/) {
   if (url.rfind("redis://", 0) == 0) {
     return Status::Unavailable("the Redis bus is not built into this binary yet");
   }
-  return Status::BadRequest("unknown bus URL '" + url + "' (expected 'local' or redis://host:port)");
+  return Status::BadRequest("unknown bus URL '" + url +
+                            "' (expected 'local' or redis://host:port)");
 }
 
 }  // namespace parley

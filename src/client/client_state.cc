@@ -91,7 +91,8 @@ std::vector<std::string> ClientState::onResponse(const json& r) {
     token_.clear();
     out.push_back("logged out");
   } else if (op == "add_friend") {
-    out.push_back(field(r, "friend").value("name", "") + " is now your friend" + onlineMark(field(r, "friend")));
+    out.push_back(field(r, "friend").value("name", "") + " is now your friend" +
+                  onlineMark(field(r, "friend")));
   } else if (op == "friends") {
     if (list(r, "friends").empty()) out.push_back("no friends yet (/add NAME)");
     for (const auto& f : list(r, "friends")) {
@@ -140,7 +141,8 @@ std::vector<std::string> ClientState::onEvent(const json& e) {
     return {renderMessage(e)};
   }
   if (kind == "presence") {
-    return {"* " + e.value("user", "?") + (e.value("online", false) ? " is online" : " went offline")};
+    return {"* " + e.value("user", "?") +
+            (e.value("online", false) ? " is online" : " went offline")};
   }
   if (kind == "friend_added") {
     return {"* " + field(e, "friend").value("name", "?") + " added you as a friend"};

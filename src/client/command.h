@@ -2,11 +2,10 @@
 // protocol. Pure functions: no terminal, no socket, so they are unit-tested.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace parley::client {
 

@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -17,8 +18,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "client/client_state.h"
 #include "client/command.h"
@@ -150,7 +149,8 @@ void handleTypedLine(const std::string& line) {
   switch (cmd.action) {
     case Action::kRequest:
       send(g_app->state.prepare(cmd.request));
-      if (g_app->interactive && (cmd.request["op"] == "send" || cmd.request["op"] == "group_send")) {
+      if (g_app->interactive &&
+          (cmd.request["op"] == "send" || cmd.request["op"] == "group_send")) {
         // Show our own line like every chat client does; the server does
         // not echo it back.
         nlohmann::json mine{{"from", g_app->state.user()},

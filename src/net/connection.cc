@@ -1,11 +1,11 @@
 #include "net/connection.h"
 
-#include <array>
-#include <vector>
+#include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
+#include <vector>
 
 namespace parley::net {
 namespace asio = boost::asio;
@@ -42,9 +42,7 @@ Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& op
 
 Connection::~Connection() = default;
 
-bool Connection::inLoopThread() const {
-  return loop_.running_in_this_thread();
-}
+bool Connection::inLoopThread() const { return loop_.running_in_this_thread(); }
 
 void Connection::start(std::unique_ptr<LineHandler> handler) {
   handler_ = std::move(handler);
@@ -60,9 +58,10 @@ void Connection::send(std::string line) {
   if (inLoopThread()) {
     sendInLoop(std::move(line));
   } else {
-    asio::post(socket_.get_executor(), [self = shared_from_this(), line = std::move(line)]() mutable {
-      self->sendInLoop(std::move(line));
-    });
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), line = std::move(line)]() mutable {
+                 self->sendInLoop(std::move(line));
+               });
   }
 }
 
@@ -152,6 +151,9 @@ void Connection::processInput() {
     if (line.empty()) continue;  // blank lines (e.g. from telnet) are ignored
     handler_->onLine(line);
   }
+  // Paused with complete lines still waiting: nothing more is read until
+  // resumeReading(), so input_ cannot grow; leave it as it is.
+  if (paused_) return;
   if (input_offset_ == input_.size()) {
     input_.clear();
     input_offset_ = 0;
@@ -163,7 +165,7 @@ void Connection::processInput() {
     discarding_ = true;
     handler_->onOversizedLine();
     closeInLoop(/*flush_first=*/true);
-  } else if (input_offset_ > 0 && !paused_) {
+  } else if (input_offset_ > 0) {
     input_.erase(0, input_offset_);
     input_offset_ = 0;
   }
@@ -180,8 +182,7 @@ void Connection::sendInLoop(std::string line) {
     // The peer does not read what we send. Buffering more would let one slow
     // client consume unbounded memory, so cut it off now (Redis does the same
     // with client-output-buffer-limit).
-    spdlog::warn("closing {}: {} bytes queued for a peer that does not read", peer_,
-                 queued_bytes_);
+    spdlog::warn("closing {}: {} bytes queued for a peer that does not read", peer_, queued_bytes_);
     closeInLoop(/*flush_first=*/false);
     return;
   }
@@ -273,9 +274,8 @@ void Connection::finishClose() {
   // from inside the handler's own onLine(), which must not see itself
   // destroyed under its feet (the muduo/Redis "close asynchronously" rule).
   if (handler_) {
-    asio::post(socket_.get_executor(), [self = shared_from_this(), h = std::move(handler_)] {
-      h->onClose();
-    });
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), h = std::move(handler_)] { h->onClose(); });
   }
 }
 

@@ -1,10 +1,9 @@
 #include "net/event_loop_pool.h"
 
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 namespace parley::net {
 

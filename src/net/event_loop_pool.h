@@ -7,13 +7,12 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <cstddef>
 #include <memory>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 
 namespace parley::net {
 
@@ -36,8 +35,7 @@ class EventLoopPool {
   struct Loop {
     // concurrency hint 1: only this loop's thread runs the context, so Asio
     // can skip internal locking.
-    std::unique_ptr<boost::asio::io_context> context =
-        std::make_unique<boost::asio::io_context>(1);
+    std::unique_ptr<boost::asio::io_context> context = std::make_unique<boost::asio::io_context>(1);
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard =
         boost::asio::make_work_guard(*context);
     std::thread thread;

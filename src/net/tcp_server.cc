@@ -1,9 +1,9 @@
 #include "net/tcp_server.h"
 
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
-#include <spdlog/spdlog.h>
 
 namespace parley::net {
 namespace asio = boost::asio;

@@ -13,9 +13,7 @@ Json friendJson(const FriendView& f) {
   return Json{{"id", f.user.id}, {"name", f.user.name}, {"online", f.online}};
 }
 
-Json groupJson(const Group& g) {
-  return Json{{"id", g.id}, {"name", g.name}, {"desc", g.desc}};
-}
+Json groupJson(const Group& g) { return Json{{"id", g.id}, {"name", g.name}, {"desc", g.desc}}; }
 
 Json messageJson(const Message& m) {
   Json j{{"id", m.id}};
@@ -65,10 +63,8 @@ std::string serializeOk(const nlohmann::json& rid, const Reply& r) {
   if (r.members) {
     Json arr = Json::array();
     for (const auto& m : *r.members) {
-      arr.push_back(Json{{"id", m.user.id},
-                         {"name", m.user.name},
-                         {"role", m.role},
-                         {"online", m.online}});
+      arr.push_back(
+          Json{{"id", m.user.id}, {"name", m.user.name}, {"role", m.role}, {"online", m.online}});
     }
     j["members"] = std::move(arr);
   }

@@ -2,11 +2,10 @@
 // structs and serialized here into one JSON line (no trailing newline).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/model.h"
 #include "common/status.h"

@@ -132,8 +132,8 @@ Status readArguments(const json& obj, Request* r) {
       if (r->with.empty() == r->group.empty()) {
         return Status::BadRequest("history needs exactly one of 'with' or 'group'");
       }
-      PARLEY_RETURN_IF_ERROR(checkName(r->with.empty() ? r->group : r->with,
-                                       r->with.empty() ? "group" : "with"));
+      PARLEY_RETURN_IF_ERROR(
+          checkName(r->with.empty() ? r->group : r->with, r->with.empty() ? "group" : "with"));
       std::optional<int64_t> before, limit;
       PARLEY_RETURN_IF_ERROR(readInteger(obj, "before", &before));
       PARLEY_RETURN_IF_ERROR(readInteger(obj, "limit", &limit));

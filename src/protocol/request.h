@@ -4,11 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/model.h"
 #include "common/status.h"
@@ -41,16 +40,16 @@ const char* opName(Op op);
 // service reads them by name.
 struct Request {
   Op op = Op::kPing;
-  nlohmann::json rid;    // null when the client sent none
-  std::string name;      // register, login
-  std::string password;  // register, login
-  std::string token;     // resume
-  std::string user;      // add_friend
-  std::string to;        // send
-  std::string text;      // send, group_send
-  std::string group;     // create/join/leave_group, members, group_send, history
-  std::string desc;      // create_group
-  std::string with;      // history (direct)
+  nlohmann::json rid;               // null when the client sent none
+  std::string name;                 // register, login
+  std::string password;             // register, login
+  std::string token;                // resume
+  std::string user;                 // add_friend
+  std::string to;                   // send
+  std::string text;                 // send, group_send
+  std::string group;                // create/join/leave_group, members, group_send, history
+  std::string desc;                 // create_group
+  std::string with;                 // history (direct)
   std::optional<MessageId> before;  // history
   int limit = 50;                   // history
   Seq up_to = 0;                    // ack

@@ -1,9 +1,8 @@
 #include "server/config.h"
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <sstream>
-
-#include <CLI/CLI.hpp>
 
 namespace parley::server {
 

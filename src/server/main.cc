@@ -1,10 +1,10 @@
 // parley-server: parse the configuration, start one node, wait for SIGINT or
 // SIGTERM, stop gracefully.
+#include <spdlog/spdlog.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
-
-#include <spdlog/spdlog.h>
 
 #include "server/config.h"
 #include "server/parley_server.h"

@@ -1,11 +1,10 @@
 #include "server/parley_server.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "server/client_channel.h"
 
@@ -53,11 +52,12 @@ Status ParleyServer::start() {
   Status listened = tcp_->listen(config_.host, config_.port);
   if (!listened.ok()) return listened;
   tcp_->start();
-  spdlog::info("parley-server listening on {}:{} | store {} | bus {} | node {} | {} loop threads, "
-               "{} blocking threads",
-               config_.host, tcp_->port(),
-               config_.store.empty() ? "sqlite:" + config_.data : "configured URL", config_.bus,
-               config_.node_id, config_.threads, config_.blocking_threads);
+  spdlog::info(
+      "parley-server listening on {}:{} | store {} | bus {} | node {} | {} loop threads, "
+      "{} blocking threads",
+      config_.host, tcp_->port(),
+      config_.store.empty() ? "sqlite:" + config_.data : "configured URL", config_.bus,
+      config_.node_id, config_.threads, config_.blocking_threads);
   return Status::Ok();
 }
 

@@ -1,8 +1,8 @@
 #include "service/chat_service.h"
 
-#include <thread>
-
 #include <spdlog/spdlog.h>
+
+#include <thread>
 
 #include "common/clock.h"
 #include "service/session.h"
@@ -15,8 +15,8 @@ using protocol::MemberView;
 using protocol::MessageRef;
 using protocol::Reply;
 
-#define PARLEY_TRY(var, expr)                            \
-  auto var = (expr);                                     \
+#define PARLEY_TRY(var, expr) \
+  auto var = (expr);          \
   if (!var.ok()) return logged(#expr, var.status())
 
 ChatService::ChatService(Store& store, Bus& bus, BlockingPool& pool, ServiceOptions options)
@@ -86,8 +86,8 @@ Result<LoginResult> ChatService::finishLogin(const User& user) {
   result.user = user;
   result.token = newToken();
   result.token_hash = hashToken(result.token);
-  auto expires = nowMs() + std::chrono::duration_cast<std::chrono::milliseconds>(
-                               options_.token_ttl).count();
+  auto expires =
+      nowMs() + std::chrono::duration_cast<std::chrono::milliseconds>(options_.token_ttl).count();
   Status saved = store_.saveToken(result.token_hash, user.id, expires);
   if (!saved.ok()) return logged("saveToken", saved);
   PARLEY_TRY(ack_point, store_.ackPoint(user.id));

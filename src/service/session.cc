@@ -73,8 +73,7 @@ void Session::handle(const Request& r, Done done) {
       return;
     }
     case Op::kAddFriend:
-      runBlocking([service, me, u = r.user] { return service->addFriend(me, u); },
-                  std::move(done));
+      runBlocking([service, me, u = r.user] { return service->addFriend(me, u); }, std::move(done));
       return;
     case Op::kFriends:
       runBlocking([service, me] { return service->friends(me); }, std::move(done));
@@ -84,9 +83,8 @@ void Session::handle(const Request& r, Done done) {
                   std::move(done));
       return;
     case Op::kCreateGroup:
-      runBlocking(
-          [service, me, g = r.group, d = r.desc] { return service->createGroup(me, g, d); },
-          std::move(done));
+      runBlocking([service, me, g = r.group, d = r.desc] { return service->createGroup(me, g, d); },
+                  std::move(done));
       return;
     case Op::kJoinGroup:
       runBlocking([service, me, g = r.group] { return service->joinGroup(me, g); },
@@ -100,13 +98,11 @@ void Session::handle(const Request& r, Done done) {
       runBlocking([service, me] { return service->groups(me); }, std::move(done));
       return;
     case Op::kMembers:
-      runBlocking([service, me, g = r.group] { return service->members(me, g); },
-                  std::move(done));
+      runBlocking([service, me, g = r.group] { return service->members(me, g); }, std::move(done));
       return;
     case Op::kGroupSend:
-      runBlocking(
-          [service, me, g = r.group, t = r.text] { return service->groupSend(me, g, t); },
-          std::move(done));
+      runBlocking([service, me, g = r.group, t = r.text] { return service->groupSend(me, g, t); },
+                  std::move(done));
       return;
     case Op::kHistory:
       runBlocking([service, me, r] { return service->history(me, r); }, std::move(done));

@@ -17,8 +17,8 @@ std::string directChat(UserId a, UserId b) {
 std::string groupChat(GroupId g) { return "g:" + std::to_string(g); }
 
 // Prepares `sql` on `db` or returns the error from the enclosing function.
-#define PREPARE(var, db, sql)           \
-  auto var##_prepared = (db).prepare(sql); \
+#define PREPARE(var, db, sql)                               \
+  auto var##_prepared = (db).prepare(sql);                  \
   if (!var##_prepared.ok()) return var##_prepared.status(); \
   Stmt var = (db).stmt(var##_prepared.value())
 
@@ -26,8 +26,8 @@ std::string groupChat(GroupId g) { return "g:" + std::to_string(g); }
 constexpr const char* kMessageColumns =
     "m.id, su.name, COALESCE(ru.name, ''), COALESCE(g.name, ''), m.body, m.ts";
 Message readMessage(const Stmt& s, int first) {
-  return Message{s.int64(first),        s.text(first + 1), s.text(first + 2),
-                 s.text(first + 3),     s.text(first + 4), s.int64(first + 5)};
+  return Message{s.int64(first),    s.text(first + 1), s.text(first + 2),
+                 s.text(first + 3), s.text(first + 4), s.int64(first + 5)};
 }
 
 }  // namespace
@@ -63,8 +63,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   constexpr int64_t kLatest = std::size(sqlite_schema::kMigrations);
   if (version > kLatest) {
     return Status::Internal("database schema version " + std::to_string(version) +
-                            " is newer than this server understands (" +
-                            std::to_string(kLatest) + ")");
+                            " is newer than this server understands (" + std::to_string(kLatest) +
+                            ")");
   }
   for (int64_t v = version; v < kLatest; ++v) {
     std::string script = std::string("BEGIN IMMEDIATE;") + sqlite_schema::kMigrations[v] +
@@ -73,8 +73,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     st = w.execScript(script.c_str());
     if (!st.ok()) {
       (void)w.execScript("ROLLBACK");
-      return Status(st.code(), "migration to schema " + std::to_string(v + 1) + ": " +
-                                   st.message());
+      return Status(st.code(),
+                    "migration to schema " + std::to_string(v + 1) + ": " + st.message());
     }
   }
   for (size_t i = 0; i < std::max<size_t>(1, read_connections); ++i) {
@@ -354,8 +354,8 @@ Result<Store::Appended> SqliteStore::appendDirect(UserId from, UserId to, const 
     out = Appended{};
     PREPARE(m, db,
             "INSERT INTO messages(chat, sender_id, recipient_id, body, ts) VALUES (?, ?, ?, ?, ?)");
-    Status r = m.bind(1, directChat(from, to)).bind(2, from).bind(3, to).bind(4, text).bind(5, ts)
-                   .exec();
+    Status r =
+        m.bind(1, directChat(from, to)).bind(2, from).bind(3, to).bind(4, text).bind(5, ts).exec();
     if (!r.ok()) return r;
     out.id = db.lastInsertId();
     // The recipient's next seq, taken inside this transaction: SQLite has one
@@ -409,13 +409,12 @@ Result<Store::Appended> SqliteStore::appendGroup(GroupId group, UserId from,
 }
 
 Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq, int limit) {
-  static const std::string sql =
-      std::string("SELECT i.seq, ") + kMessageColumns +
-      " FROM inbox i JOIN messages m ON m.id = i.message_id"
-      " JOIN users su ON su.id = m.sender_id"
-      " LEFT JOIN users ru ON ru.id = m.recipient_id"
-      " LEFT JOIN chat_groups g ON g.id = m.group_id"
-      " WHERE i.user_id = ? AND i.seq > ? ORDER BY i.seq LIMIT ?";
+  static const std::string sql = std::string("SELECT i.seq, ") + kMessageColumns +
+                                 " FROM inbox i JOIN messages m ON m.id = i.message_id"
+                                 " JOIN users su ON su.id = m.sender_id"
+                                 " LEFT JOIN users ru ON ru.id = m.recipient_id"
+                                 " LEFT JOIN chat_groups g ON g.id = m.group_id"
+                                 " WHERE i.user_id = ? AND i.seq > ? ORDER BY i.seq LIMIT ?";
   std::vector<Delivery> out;
   Status st = read([&](SqliteDb& db) -> Status {
     PREPARE(s, db, sql.c_str());
@@ -462,12 +461,11 @@ Result<Seq> SqliteStore::ack(UserId user, Seq up_to) {
 Result<std::vector<Message>> SqliteStore::directHistory(UserId a, UserId b,
                                                         std::optional<MessageId> before,
                                                         int limit) {
-  static const std::string sql =
-      std::string("SELECT ") + kMessageColumns +
-      " FROM messages m JOIN users su ON su.id = m.sender_id"
-      " LEFT JOIN users ru ON ru.id = m.recipient_id"
-      " LEFT JOIN chat_groups g ON g.id = m.group_id"
-      " WHERE m.chat = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?";
+  static const std::string sql = std::string("SELECT ") + kMessageColumns +
+                                 " FROM messages m JOIN users su ON su.id = m.sender_id"
+                                 " LEFT JOIN users ru ON ru.id = m.recipient_id"
+                                 " LEFT JOIN chat_groups g ON g.id = m.group_id"
+                                 " WHERE m.chat = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?";
   std::vector<Message> out;
   Status st = read([&](SqliteDb& db) -> Status {
     PREPARE(s, db, sql.c_str());
@@ -481,14 +479,12 @@ Result<std::vector<Message>> SqliteStore::directHistory(UserId a, UserId b,
 }
 
 Result<std::vector<Message>> SqliteStore::groupHistory(GroupId group,
-                                                       std::optional<MessageId> before,
-                                                       int limit) {
-  static const std::string sql =
-      std::string("SELECT ") + kMessageColumns +
-      " FROM messages m JOIN users su ON su.id = m.sender_id"
-      " LEFT JOIN users ru ON ru.id = m.recipient_id"
-      " LEFT JOIN chat_groups g ON g.id = m.group_id"
-      " WHERE m.chat = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?";
+                                                       std::optional<MessageId> before, int limit) {
+  static const std::string sql = std::string("SELECT ") + kMessageColumns +
+                                 " FROM messages m JOIN users su ON su.id = m.sender_id"
+                                 " LEFT JOIN users ru ON ru.id = m.recipient_id"
+                                 " LEFT JOIN chat_groups g ON g.id = m.group_id"
+                                 " WHERE m.chat = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?";
   std::vector<Message> out;
   Status st = read([&](SqliteDb& db) -> Status {
     PREPARE(s, db, sql.c_str());

@@ -49,8 +49,8 @@ class Store {
   // --- groups --------------------------------------------------------------
   // Creates the group with `owner` as its first member (role "owner").
   // Conflict if the name is taken.
-  virtual Result<Group> createGroup(const std::string& name, const std::string& desc,
-                                    UserId owner, TimestampMs now) = 0;
+  virtual Result<Group> createGroup(const std::string& name, const std::string& desc, UserId owner,
+                                    TimestampMs now) = 0;
   virtual Result<Group> findGroup(const std::string& name) = 0;
   // Conflict if already a member.
   virtual Status addMember(GroupId group, UserId user, TimestampMs now) = 0;

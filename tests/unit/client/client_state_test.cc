@@ -8,8 +8,8 @@ namespace {
 using nlohmann::json;
 
 std::string msgEvent(int id, int seq, const std::string& text) {
-  return json{{"event", "message"}, {"id", id},    {"seq", seq},
-              {"from", "bob"},      {"to", "alice"}, {"text", text}, {"ts", 0}}
+  return json{{"event", "message"}, {"id", id},     {"seq", seq}, {"from", "bob"},
+              {"to", "alice"},      {"text", text}, {"ts", 0}}
       .dump();
 }
 
@@ -97,10 +97,8 @@ TEST(ClientStateTest, ReconnectResumesWithToken) {
   json r = json::parse(*resume);
   EXPECT_EQ(r["op"], "resume");
   EXPECT_EQ(r["token"], "tok");
-  s.onServerLine(json{{"rid", r["rid"]},
-                      {"ok", true},
-                      {"user", {{"id", 1}, {"name", "alice"}}},
-                      {"token", "tok2"}}
+  s.onServerLine(json{
+      {"rid", r["rid"]}, {"ok", true}, {"user", {{"id", 1}, {"name", "alice"}}}, {"token", "tok2"}}
                      .dump());
   EXPECT_TRUE(s.loggedIn());
   // The unacked message comes again after resume: not shown twice, but acked.

@@ -1,10 +1,10 @@
 #include "common/blocking_pool.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <future>
-
-#include <gtest/gtest.h>
 
 namespace parley {
 namespace {

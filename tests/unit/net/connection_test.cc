@@ -2,20 +2,19 @@
 // idle timeout. The handler records what the connection hands up.
 #include "net/connection.h"
 
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
-#include <mutex>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
-#include <gtest/gtest.h>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "net/event_loop_pool.h"
 #include "net/tcp_server.h"

@@ -16,8 +16,9 @@ TEST(ReplyTest, OkStartsWithRidAndOk) {
 }
 
 TEST(ReplyTest, ErrorCarriesCodeAndMessage) {
-  EXPECT_EQ(serializeError(3, Status::Forbidden("bob is not your friend")),
-            R"({"rid":3,"ok":false,"error":{"code":"forbidden","message":"bob is not your friend"}})");
+  EXPECT_EQ(
+      serializeError(3, Status::Forbidden("bob is not your friend")),
+      R"({"rid":3,"ok":false,"error":{"code":"forbidden","message":"bob is not your friend"}})");
 }
 
 TEST(ReplyTest, LoginShape) {

@@ -116,7 +116,9 @@ TEST(RequestTest, LengthsCountCharactersNotBytes) {
   std::string text;
   for (int i = 0; i < 4096; ++i) text += "\xe2\x82\xac";  // U+20AC
   EXPECT_TRUE(parse(R"({"op":"send","to":"bob","text":")" + text + "\"}").request);
-  EXPECT_EQ(utf8Length("\xe2\x82\xac" "a"), 2u);
+  EXPECT_EQ(utf8Length("\xe2\x82\xac"
+                       "a"),
+            2u);
 }
 
 TEST(RequestTest, NameRule) {

@@ -12,8 +12,7 @@ TEST_F(ChatServiceTest, RegisterThenLogin) {
   json r = ok(c, R"({"op":"register","name":"alice","password":"password1","rid":1})");
   EXPECT_EQ(r["rid"], 1);
   EXPECT_EQ(r["user"]["name"], "alice");
-  EXPECT_EQ(errorCode(c, R"({"op":"register","name":"ALICE","password":"password1"})"),
-            "conflict");
+  EXPECT_EQ(errorCode(c, R"({"op":"register","name":"ALICE","password":"password1"})"), "conflict");
   json login = ok(c, R"({"op":"login","name":"alice","password":"password1"})");
   EXPECT_EQ(login["user"]["id"], r["user"]["id"]);
   EXPECT_EQ(login["token"].get<std::string>().size(), 64u);
@@ -203,8 +202,8 @@ TEST_F(ChatServiceTest, GroupsAreForMembers) {
   json members = ok(bob, R"({"op":"members","group":"devs"})");
   ASSERT_EQ(members["members"].size(), 3u);
   std::set<std::string> roles;
-  for (auto& m : members["members"]) roles.insert(m["name"].get<std::string>() + ":" +
-                                                  m["role"].get<std::string>());
+  for (auto& m : members["members"])
+    roles.insert(m["name"].get<std::string>() + ":" + m["role"].get<std::string>());
   EXPECT_TRUE(roles.count("alice:owner"));
   EXPECT_TRUE(roles.count("bob:member"));
   EXPECT_EQ(errorCode(dave, R"({"op":"members","group":"devs"})"), "forbidden");
@@ -244,8 +243,8 @@ TEST_F(ChatServiceTest, HistoryPagesNewestLast) {
   ASSERT_EQ(last3["messages"].size(), 3u);
   EXPECT_EQ(last3["messages"][0]["text"], "h7");
   EXPECT_EQ(last3["messages"][2]["text"], "h9");
-  json before = ok(alice, R"({"op":"history","with":"bob","limit":3,"before":)" +
-                              std::to_string(ids[7]) + "}");
+  json before = ok(
+      alice, R"({"op":"history","with":"bob","limit":3,"before":)" + std::to_string(ids[7]) + "}");
   ASSERT_EQ(before["messages"].size(), 3u);
   EXPECT_EQ(before["messages"][0]["text"], "h4");
   EXPECT_EQ(before["messages"][2]["text"], "h6");

@@ -3,6 +3,11 @@
 // to a socket. A single io_context thread plays the connections' loop.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -10,15 +15,10 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "bus/local_bus.h"
 #include "common/blocking_pool.h"
@@ -82,8 +82,7 @@ class ServiceHarness : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("parley-service-test-" + std::to_string(::getpid()) + "-" +
-            std::to_string(counter_++));
+           ("parley-service-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
     std::filesystem::create_directories(dir_);
     auto store = openStore("sqlite:" + (dir_ / "test.db").string());
     ASSERT_TRUE(store.ok()) << store.status().toString();

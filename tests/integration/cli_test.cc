@@ -1,0 +1,57 @@
+// The `parley` command-line client against the real server, scripted through
+// a pipe (the client reads commands from stdin when it is not a terminal).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "server_process.h"
+
+namespace parley::testing {
+namespace {
+
+// Runs the client with `commands` (a printf format: "\\n" ends a line) on
+// stdin; returns everything it printed.
+std::string runClient(uint16_t port, const std::string& args, const std::string& commands) {
+  std::string cmd = "printf '" + commands + "' | PARLEY_PASSWORD=password1 " +
+                    binaryPath("parley") + " --port " + std::to_string(port) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+TEST(CliTest, TwoClientsChatGoOfflineAndGetMissedMessages) {
+  ServerProcess server;
+  server.start();
+  uint16_t port = server.port();
+  std::string a = runClient(port, "--user alice --register", "");
+  EXPECT_NE(a.find("logged in as alice"), std::string::npos) << a;
+  std::string b = runClient(port, "--user bob --register", "");
+  EXPECT_NE(b.find("logged in as bob"), std::string::npos) << b;
+
+  a = runClient(port, "--user alice",
+                "/add bob\\n/msg bob hello from alice\\n/create devs the devs\\n/friends\\n");
+  EXPECT_NE(a.find("bob is now your friend"), std::string::npos) << a;
+  EXPECT_NE(a.find("created #devs"), std::string::npos) << a;
+
+  // bob was offline: the message waits for him, and is shown once.
+  b = runClient(port, "--user bob", "/join devs\\n/members devs\\n/history alice\\n");
+  EXPECT_NE(b.find("alice: hello from alice"), std::string::npos) << b;
+  EXPECT_NE(b.find("joined #devs"), std::string::npos) << b;
+  EXPECT_NE(b.find("alice  owner"), std::string::npos) << b;
+
+  // The client acked what it showed: the next login brings nothing old.
+  std::string again = runClient(port, "--user bob", "/groups\\n");
+  EXPECT_EQ(again.find("hello from alice"), std::string::npos) << again;
+  EXPECT_NE(again.find("#devs"), std::string::npos) << again;
+
+  std::string err = runClient(port, "--user bob", "/msg nobody hi\\n/fly\\n");
+  EXPECT_NE(err.find("error (not_found)"), std::string::npos) << err;
+  EXPECT_NE(err.find("unknown command /fly"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace parley::testing

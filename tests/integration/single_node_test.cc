@@ -1,0 +1,447 @@
+// The real parley-server binary, driven over TCP on loopback.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <set>
+#include <thread>
+
+#include "line_client.h"
+#include "server_process.h"
+
+namespace parley::testing {
+namespace {
+
+class SingleNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start({}); }
+  void start(std::vector<std::string> args) {
+    server_ = std::make_unique<ServerProcess>(std::move(args));
+    server_->start();
+  }
+  std::unique_ptr<LineClient> client() { return std::make_unique<LineClient>(server_->port()); }
+  std::unique_ptr<LineClient> user(const std::string& name) {
+    auto c = client();
+    c->registerUser(name);
+    c->login(name);
+    return c;
+  }
+  static std::string code(const json& r) {
+    return r.contains("error") ? r["error"].value("code", "") : "(ok)";
+  }
+  // Two fresh users can still become friends and chat: the server is fine.
+  void expectServerStillServes() {
+    static int n = 0;
+    std::string a = "check_a" + std::to_string(n), b = "check_b" + std::to_string(n++);
+    auto ca = user(a);
+    auto cb = user(b);
+    EXPECT_TRUE(ca->request({{"op", "add_friend"}, {"user", b}})["ok"].get<bool>());
+    EXPECT_TRUE(ca->request({{"op", "send"}, {"to", b}, {"text", "still up"}})["ok"].get<bool>());
+    auto m = cb->nextEventOf("message");
+    ASSERT_TRUE(m) << "server stopped delivering";
+    EXPECT_EQ((*m)["text"], "still up");
+  }
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(SingleNodeTest, ProtocolExampleFromTheContract) {
+  auto c = client();
+  c->sendLine(R"({"op":"register","name":"alice","password":"correct horse"})");
+  auto r = c->readLine();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, json::parse(R"({"ok":true,"user":{"id":1,"name":"alice"}})"));
+  c->sendLine(R"({"op":"login","name":"alice","password":"correct horse","rid":1})");
+  r = c->readLine();
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)["rid"], 1);
+  EXPECT_EQ((*r)["user"], json::parse(R"({"id":1,"name":"alice"})"));
+  EXPECT_EQ((*r)["friends"], json::array());
+  EXPECT_EQ((*r)["groups"], json::array());
+  c->registerUser("bob");
+  c->sendLine(R"({"op":"send","to":"bob","text":"hi"})");
+  r = c->readLine();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r,
+            json::parse(
+                R"({"ok":false,"error":{"code":"forbidden","message":"bob is not your friend"}})"));
+}
+
+TEST_F(SingleNodeTest, FriendsChatBothWays) {
+  auto alice = user("alice");
+  auto bob = user("bob");
+  json added = alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  ASSERT_TRUE(added["ok"].get<bool>()) << added;
+  EXPECT_EQ(added["friend"]["online"], true);
+  auto fa = bob->nextEventOf("friend_added");
+  ASSERT_TRUE(fa);
+  EXPECT_EQ((*fa)["friend"]["name"], "alice");
+
+  json sent = alice->request({{"op", "send"}, {"to", "bob"}, {"text", "hello bob"}});
+  ASSERT_TRUE(sent["ok"].get<bool>());
+  auto m = bob->nextEventOf("message");
+  ASSERT_TRUE(m);
+  EXPECT_EQ((*m)["id"], sent["message"]["id"]);
+  EXPECT_EQ((*m)["ts"], sent["message"]["ts"]);
+  EXPECT_EQ((*m)["from"], "alice");
+  EXPECT_EQ((*m)["to"], "bob");
+  EXPECT_EQ((*m)["text"], "hello bob");
+  EXPECT_EQ((*m)["seq"], 1);
+
+  ASSERT_TRUE(
+      bob->request({{"op", "send"}, {"to", "alice"}, {"text", "hi alice"}})["ok"].get<bool>());
+  auto back = alice->nextEventOf("message");
+  ASSERT_TRUE(back);
+  EXPECT_EQ((*back)["text"], "hi alice");
+  // No echo of bob's own message to bob.
+  EXPECT_FALSE(bob->nextEventOf("message", 300ms));
+}
+
+TEST_F(SingleNodeTest, OfflineDeliveryAfterReloginInOrderAndAckSemantics) {
+  auto alice = user("alice");
+  {
+    auto bob = user("bob");
+    alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  }  // bob disconnects
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(
+        alice->request({{"op", "send"}, {"to", "bob"}, {"text", "m" + std::to_string(i)}})["ok"]
+            .get<bool>());
+  }
+  int64_t last_seq = 0;
+  {
+    auto bob = client();
+    bob->sendLine(R"({"op":"login","name":"bob","password":"password1","rid":"L"})");
+    auto first = bob->readLine();
+    ASSERT_TRUE(first);
+    EXPECT_EQ((*first)["rid"], "L") << "the login response comes before the backlog";
+    for (int i = 1; i <= 5; ++i) {
+      auto m = bob->nextEventOf("message");
+      ASSERT_TRUE(m) << i;
+      EXPECT_EQ((*m)["text"], "m" + std::to_string(i));
+      EXPECT_GT((*m)["seq"].get<int64_t>(), last_seq);
+      last_seq = (*m)["seq"];
+    }
+  }  // no ack: they come again
+  {
+    auto bob = client();
+    bob->login("bob");
+    std::vector<std::string> texts;
+    while (auto m = bob->nextEventOf("message", 500ms)) texts.push_back((*m)["text"]);
+    EXPECT_EQ(texts.size(), 5u);
+    bob->request({{"op", "ack"}, {"up_to", last_seq}});
+  }
+  auto bob = client();
+  bob->login("bob");
+  EXPECT_FALSE(bob->nextEventOf("message", 500ms)) << "acked messages must not come back";
+}
+
+TEST_F(SingleNodeTest, LargeBacklogReplaysCompletelyInOrder) {
+  auto alice = user("alice");
+  {
+    auto bob = user("bob");
+    alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  }
+  const int kCount = 1500;
+  std::string batch;
+  for (int i = 0; i < kCount; ++i) {
+    batch +=
+        json{{"op", "send"}, {"to", "bob"}, {"text", "b" + std::to_string(i)}, {"rid", i}}.dump() +
+        "\n";
+  }
+  alice->sendRaw(batch);  // pipelined: answered in order
+  for (int i = 0; i < kCount; ++i) {
+    auto r = alice->readLine(10s);
+    ASSERT_TRUE(r);
+    if (r->contains("event")) {
+      --i;
+      continue;
+    }
+    ASSERT_EQ((*r)["rid"], i);
+    ASSERT_TRUE((*r)["ok"].get<bool>());
+  }
+  auto bob = client();
+  bob->login("bob");
+  for (int i = 0; i < kCount; ++i) {
+    auto m = bob->nextEventOf("message", 10s);
+    ASSERT_TRUE(m) << "missing message " << i;
+    ASSERT_EQ((*m)["seq"], i + 1);
+    ASSERT_EQ((*m)["text"], "b" + std::to_string(i));
+  }
+}
+
+TEST_F(SingleNodeTest, GroupChatWithThreeMembers) {
+  auto alice = user("alice");
+  auto bob = user("bob");
+  auto carol = user("carol");
+  auto dave = user("dave");
+  ASSERT_TRUE(
+      alice->request({{"op", "create_group"}, {"name", "devs"}, {"desc", "d"}})["ok"].get<bool>());
+  ASSERT_TRUE(bob->request({{"op", "join_group"}, {"group", "devs"}})["ok"].get<bool>());
+  ASSERT_TRUE(carol->request({{"op", "join_group"}, {"group", "devs"}})["ok"].get<bool>());
+  json members = carol->request({{"op", "members"}, {"group", "devs"}});
+  EXPECT_EQ(members["members"].size(), 3u);
+  json gs = bob->request({{"op", "groups"}});
+  ASSERT_EQ(gs["groups"].size(), 1u);
+  EXPECT_EQ(gs["groups"][0]["name"], "devs");
+
+  json sent = alice->request({{"op", "group_send"}, {"group", "devs"}, {"text", "standup"}});
+  ASSERT_TRUE(sent["ok"].get<bool>());
+  for (auto* c : {bob.get(), carol.get()}) {
+    auto m = c->nextEventOf("group_message");
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["id"], sent["message"]["id"]);
+    EXPECT_EQ((*m)["group"], "devs");
+    EXPECT_EQ((*m)["from"], "alice");
+    EXPECT_EQ((*m)["text"], "standup");
+  }
+  EXPECT_FALSE(alice->nextEventOf("group_message", 300ms)) << "no echo to the sender";
+  EXPECT_FALSE(dave->nextEventOf("group_message", 300ms)) << "non-members get nothing";
+  EXPECT_EQ(code(dave->request({{"op", "group_send"}, {"group", "devs"}, {"text", "x"}})),
+            "forbidden");
+  EXPECT_EQ(code(dave->request({{"op", "members"}, {"group", "devs"}})), "forbidden");
+  EXPECT_EQ(code(dave->request({{"op", "history"}, {"group", "devs"}})), "forbidden");
+
+  ASSERT_TRUE(carol->request({{"op", "leave_group"}, {"group", "devs"}})["ok"].get<bool>());
+  alice->request({{"op", "group_send"}, {"group", "devs"}, {"text", "after"}});
+  EXPECT_TRUE(bob->nextEventOf("group_message"));
+  EXPECT_FALSE(carol->nextEventOf("group_message", 300ms));
+  json h = bob->request({{"op", "history"}, {"group", "devs"}, {"limit", 1}});
+  ASSERT_EQ(h["messages"].size(), 1u);
+  EXPECT_EQ(h["messages"][0]["text"], "after");
+}
+
+TEST_F(SingleNodeTest, EveryErrorCodeAndTheServerKeepsServing) {
+  auto c = client();
+  struct Case {
+    std::string line;
+    std::string code;
+  };
+  std::vector<Case> before_login = {
+      {"{not json", "bad_request"},
+      {"[1,2,3]", "bad_request"},
+      {"\"just a string\"", "bad_request"},
+      {R"({"op":"teleport"})", "bad_request"},
+      {R"({"op":"register","name":"x"})", "bad_request"},
+      {R"({"op":"register","name":5,"password":"password1"})", "bad_request"},
+      {R"({"op":"register","name":"this_name_is_far_too_long_for_parley","password":"password1"})",
+       "bad_request"},
+      {R"({"op":"friends"})", "unauthorized"},
+      {R"({"op":"login","name":"ghost","password":"password1"})", "unauthorized"},
+  };
+  for (const auto& k : before_login) {
+    c->sendLine(k.line);
+    auto r = c->readLine();
+    ASSERT_TRUE(r) << k.line;
+    EXPECT_EQ(code(*r), k.code) << k.line << " -> " << r->dump();
+  }
+  c->registerUser("alice");
+  EXPECT_EQ(code(c->request({{"op", "register"}, {"name", "ALICE"}, {"password", "password1"}})),
+            "conflict");
+  c->login("alice");
+  c->request({{"op", "create_group"}, {"name", "g"}});
+  auto b = user("bob");
+  std::vector<std::pair<json, std::string>> after_login = {
+      {{{"op", "send"}, {"to", "bob"}, {"text", "x"}}, "forbidden"},
+      {{{"op", "send"}, {"to", "nobody"}, {"text", "x"}}, "not_found"},
+      {{{"op", "send"}, {"to", "bob"}, {"text", std::string(4097, 'x')}}, "bad_request"},
+      {{{"op", "history"}, {"with", "bob"}, {"limit", 0}}, "bad_request"},
+      {{{"op", "join_group"}, {"group", "nope"}}, "not_found"},
+      {{{"op", "join_group"}, {"group", "g"}}, "conflict"},
+      {{{"op", "add_friend"}, {"user", "nobody"}}, "not_found"},
+      {{{"op", "login"}, {"name", "alice"}, {"password", "password1"}}, "conflict"},
+  };
+  for (const auto& [req, want] : after_login) {
+    EXPECT_EQ(code(c->request(req)), want) << req.dump();
+  }
+  c->request({{"op", "add_friend"}, {"user", "bob"}});
+  EXPECT_EQ(code(c->request({{"op", "add_friend"}, {"user", "bob"}})), "conflict");
+  expectServerStillServes();
+}
+
+TEST_F(SingleNodeTest, RidIsEchoedVerbatim) {
+  auto c = client();
+  c->sendLine(R"({"op":"ping","rid":42})");
+  EXPECT_EQ((*c->readLine())["rid"], 42);
+  c->sendLine(R"({"op":"ping","rid":"abc"})");
+  EXPECT_EQ((*c->readLine())["rid"], "abc");
+  c->sendLine(R"({"op":"friends","rid":"e1"})");
+  auto e = c->readLine();
+  EXPECT_EQ((*e)["rid"], "e1");
+  EXPECT_EQ((*e)["ok"], false);
+  c->sendLine(R"({"op":"ping"})");
+  EXPECT_FALSE(c->readLine()->contains("rid"));
+}
+
+TEST_F(SingleNodeTest, PipelinedRequestsAreAnsweredInOrder) {
+  auto c = user("alice");
+  std::string batch;
+  for (int i = 0; i < 200; ++i) {
+    // A mix of fast (ping, bad input) and store-bound (friends) requests.
+    if (i % 3 == 0)
+      batch += R"({"op":"friends","rid":)" + std::to_string(i) + "}\n";
+    else if (i % 3 == 1)
+      batch += R"({"op":"ping","rid":)" + std::to_string(i) + "}\n";
+    else
+      batch += R"({"op":"bogus","rid":)" + std::to_string(i) + "}\n";
+  }
+  c->sendRaw(batch);
+  for (int i = 0; i < 200; ++i) {
+    auto r = c->readLine();
+    ASSERT_TRUE(r);
+    if (r->contains("event")) {
+      --i;
+      continue;
+    }
+    ASSERT_EQ((*r)["rid"], i);
+  }
+}
+
+TEST_F(SingleNodeTest, TwoDevicesOfOneUserBothReceive) {
+  auto alice = user("alice");
+  auto bob1 = user("bob");
+  auto bob2 = client();
+  bob2->login("bob");
+  alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  alice->request({{"op", "send"}, {"to", "bob"}, {"text", "to every device"}});
+  for (auto* b : {bob1.get(), bob2.get()}) {
+    auto m = b->nextEventOf("message");
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["text"], "to every device");
+  }
+}
+
+TEST_F(SingleNodeTest, PresenceOnLoginAndDisconnect) {
+  auto alice = user("alice");
+  {
+    auto bob = user("bob");
+    alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  }
+  auto off = alice->nextEventOf("presence");
+  ASSERT_TRUE(off);
+  EXPECT_EQ((*off)["user"], "bob");
+  EXPECT_EQ((*off)["online"], false);
+  auto bob = client();
+  bob->login("bob");
+  auto on = alice->nextEventOf("presence");
+  ASSERT_TRUE(on);
+  EXPECT_EQ((*on)["online"], true);
+}
+
+TEST_F(SingleNodeTest, NamesAndTextsAreStoredVerbatim) {
+  auto alice = user("alice");
+  auto bob = user("Robert_Tables");
+  alice->request({{"op", "add_friend"}, {"user", "robert_tables"}});  // case-insensitive
+  const std::string nasty = "Robert'); DROP TABLE users;-- \"quoted\" \\ 😀";
+  alice->request({{"op", "send"}, {"to", "ROBERT_TABLES"}, {"text", nasty}});
+  auto m = bob->nextEventOf("message");
+  ASSERT_TRUE(m);
+  EXPECT_EQ((*m)["text"], nasty);
+  EXPECT_EQ((*m)["to"], "Robert_Tables");
+  json h = bob->request({{"op", "history"}, {"with", "alice"}});
+  EXPECT_EQ(h["messages"][0]["text"], nasty);
+}
+
+TEST_F(SingleNodeTest, ResumeTokenWorksUntilLogout) {
+  auto c = client();
+  c->registerUser("alice");
+  std::string token = c->login("alice")["token"];
+  c->close();
+  auto c2 = client();
+  json r = c2->request({{"op", "resume"}, {"token", token}});
+  ASSERT_TRUE(r["ok"].get<bool>()) << r;
+  std::string token2 = r["token"];
+  ASSERT_TRUE(c2->request({{"op", "logout"}})["ok"].get<bool>());
+  EXPECT_EQ(code(c2->request({{"op", "friends"}})), "unauthorized");
+  EXPECT_EQ(code(c2->request({{"op", "resume"}, {"token", token2}})), "unauthorized");
+}
+
+TEST_F(SingleNodeTest, ServerShutsDownGracefullyOnSigterm) {
+  auto alice = user("alice");
+  int status = -2;
+  std::thread stopper([&] { status = server_->stop(); });
+  auto e = alice->nextEventOf("shutdown", 10s);
+  stopper.join();
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(alice->closedByPeer());
+  EXPECT_EQ(status, 0);
+}
+
+TEST_F(SingleNodeTest, AcknowledgedMessagesSurviveKill9) {
+  auto alice = user("alice");
+  {
+    auto bob = user("bob");
+    alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  }
+  std::set<int64_t> acked;
+  for (int i = 0; i < 200; ++i) {
+    json r = alice->request({{"op", "send"}, {"to", "bob"}, {"text", "d" + std::to_string(i)}});
+    ASSERT_TRUE(r["ok"].get<bool>());
+    acked.insert(r["message"]["id"].get<int64_t>());
+  }
+  server_->kill9();
+  server_->start();  // same data directory
+  auto bob = std::make_unique<LineClient>(server_->port());
+  bob->login("bob");
+  std::set<int64_t> got;
+  while (got.size() < acked.size()) {
+    auto m = bob->nextEventOf("message", 5s);
+    if (!m) break;
+    got.insert((*m)["id"].get<int64_t>());
+  }
+  EXPECT_EQ(got, acked) << "every acknowledged message is delivered after a crash";
+}
+
+class LimitsTest : public SingleNodeTest {
+ protected:
+  void SetUp() override {
+    start({"--max-line", "1024", "--max-queued-bytes", "65536", "--idle-timeout", "2"});
+  }
+};
+
+TEST_F(LimitsTest, LineOverTheLimitGetsTooLargeThenClose) {
+  auto c = client();
+  c->sendLine(R"({"op":"ping","pad":")" + std::string(2000, 'x') + "\"}");
+  auto r = c->readLine();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(code(*r), "too_large");
+  EXPECT_TRUE(c->closedByPeer());
+  expectServerStillServes();
+}
+
+TEST_F(LimitsTest, ReaderThatNeverReadsIsCutOffOthersKeepChatting) {
+  auto alice = user("alice");
+  auto sink = user("sink");
+  alice->request({{"op", "add_friend"}, {"user", "sink"}});
+  // `sink` never reads again; alice floods it. The server must cut it off
+  // instead of buffering without bound.
+  std::string text(900, 'f');
+  std::string batch;
+  for (int i = 0; i < 400; ++i) {
+    batch += json{{"op", "send"}, {"to", "sink"}, {"text", text}}.dump() + "\n";
+  }
+  alice->sendRaw(batch);
+  for (int i = 0; i < 400; ++i) {
+    auto r = alice->readLine(10s);
+    ASSERT_TRUE(r);
+    if (r->contains("event")) {
+      --i;
+      continue;
+    }
+    ASSERT_TRUE((*r)["ok"].get<bool>()) << r->dump();
+  }
+  EXPECT_TRUE(sink->closedByPeer(10s));
+  expectServerStillServes();
+}
+
+TEST_F(LimitsTest, IdleConnectionIsClosedPingKeepsAnotherAlive) {
+  auto idle = client();
+  auto busy = client();
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(500ms);
+    EXPECT_TRUE(busy->request({{"op", "ping"}})["ok"].get<bool>());
+  }
+  EXPECT_TRUE(idle->closedByPeer(3s));
+  EXPECT_FALSE(busy->closedByPeer(100ms));
+}
+
+}  // namespace
+}  // namespace parley::testing

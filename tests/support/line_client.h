@@ -1,0 +1,53 @@
+// LineClient: a blocking test client for the JSON-lines protocol, with
+// timeouts. request() adds a rid and returns the matching response, keeping
+// the events that arrive meanwhile for nextEvent().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace parley::testing {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+class LineClient {
+ public:
+  explicit LineClient(uint16_t port, const std::string& host = "127.0.0.1");
+  ~LineClient();
+  LineClient(const LineClient&) = delete;
+  LineClient& operator=(const LineClient&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+  void sendRaw(const std::string& bytes);
+  void sendLine(const std::string& line) { sendRaw(line + "\n"); }
+  // The next line as JSON (events and responses alike), or nullopt on timeout/close.
+  std::optional<json> readLine(std::chrono::milliseconds timeout = 5s);
+  // Sends `request` with a fresh rid; returns the response with that rid.
+  json request(json request, std::chrono::milliseconds timeout = 10s);
+  // The next pushed event (from the backlog first), or nullopt.
+  std::optional<json> nextEvent(std::chrono::milliseconds timeout = 5s);
+  // The next event of `kind`, skipping others (kept), or nullopt.
+  std::optional<json> nextEventOf(const std::string& kind, std::chrono::milliseconds timeout = 5s);
+  // True once the server has closed the connection (within `timeout`).
+  bool closedByPeer(std::chrono::milliseconds timeout = 5s);
+  void close();
+
+  // Shortcuts that assert success.
+  json registerUser(const std::string& name, const std::string& password = "password1");
+  json login(const std::string& name, const std::string& password = "password1");
+
+ private:
+  std::optional<std::string> readRawLine(std::chrono::milliseconds timeout);
+  int fd_ = -1;
+  int64_t next_rid_ = 1000;
+  std::string buffer_;
+  std::deque<json> events_;
+  bool eof_ = false;
+};
+
+}  // namespace parley::testing

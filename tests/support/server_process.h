@@ -1,0 +1,42 @@
+// ServerProcess: the real parley-server binary, started for a test on a free
+// loopback port in its own temp directory, stopped (SIGTERM) or crashed
+// (SIGKILL) on demand.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace parley::testing {
+
+class ServerProcess {
+ public:
+  // `args` are extra flags (e.g. {"--max-line", "1024"}).
+  explicit ServerProcess(std::vector<std::string> args = {});
+  ~ServerProcess();
+
+  // Starts the server and waits until it listens. Fails the test on error.
+  void start();
+  // SIGTERM, then waits; returns the exit status (-1 if it had to be killed).
+  int stop();
+  // SIGKILL: a crash. The data directory stays for a restart.
+  void kill9();
+  bool running() const { return pid_ > 0; }
+  uint16_t port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+  std::string dataPath() const { return dir_ + "/parley.db"; }
+  std::string logTail() const;
+
+ private:
+  std::vector<std::string> args_;
+  std::string dir_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+// The directory that holds the built binaries (set by CMake).
+std::string binaryPath(const char* name);
+
+}  // namespace parley::testing

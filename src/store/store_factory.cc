@@ -1,3 +1,4 @@
+#include "store/mysql_store.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
 
@@ -5,7 +6,9 @@ namespace parley {
 
 Result<StorePtr> openStore(const std::string& url) {
   if (url.rfind("mysql://", 0) == 0) {
-    return Status::Unavailable("the MySQL store is not built into this binary yet");
+    auto store = MysqlStore::open(url);
+    if (!store.ok()) return store.status();
+    return StorePtr(std::move(store).value());
   }
   std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
   if (path.empty()) return Status::BadRequest("empty SQLite path in store URL");

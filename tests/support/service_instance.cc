@@ -1,0 +1,155 @@
+#include "service_instance.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+namespace parley::testing {
+namespace {
+
+std::string makeTempDir(const char* what) {
+  std::string tmpl = std::string("/tmp/parley-") + what + "-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  return mkdtemp(buf.data());
+}
+
+int run(const std::string& command) { return std::system(command.c_str()); }
+
+bool waitUntil(int seconds, const std::function<bool()>& ready) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+}  // namespace
+
+uint16_t freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+void ChildProcess::spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  pid_ = fork();
+  if (pid_ == 0) {
+    FILE* f = freopen(log_path.c_str(), "a", stderr);
+    (void)f;
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+    std::vector<char*> c;
+    for (const auto& a : argv) c.push_back(const_cast<char*>(a.c_str()));
+    c.push_back(nullptr);
+    execv(c[0], c.data());
+    _exit(127);
+  }
+}
+
+void ChildProcess::terminate() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 200; ++i) {
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill9();
+}
+
+void ChildProcess::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+// --- MariaDB -----------------------------------------------------------------
+
+MariaDbInstance::MariaDbInstance() : dir_(makeTempDir("mariadb")), port_(freePort()) {}
+
+MariaDbInstance::~MariaDbInstance() {
+  stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+bool MariaDbInstance::ping() const {
+  return run("mariadb-admin --no-defaults --socket=" + dir_ + "/mysql.sock -uroot ping " +
+             ">/dev/null 2>&1") == 0;
+}
+
+void MariaDbInstance::start() {
+  if (!initialized_) {
+    int rc = run("mariadb-install-db --no-defaults --datadir=" + dir_ + "/data --user=root " +
+                 "--auth-root-authentication-method=socket --skip-test-db >" + dir_ +
+                 "/install.log 2>&1");
+    ASSERT_EQ(rc, 0) << "mariadb-install-db failed, see " << dir_ << "/install.log";
+  }
+  process_.spawn(
+      {"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + dir_ + "/data",
+       "--socket=" + dir_ + "/mysql.sock", "--port=" + std::to_string(port_),
+       "--bind-address=127.0.0.1", "--pid-file=" + dir_ + "/mariadb.pid", "--user=root",
+       "--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M"},
+      dir_ + "/mariadb.log");
+  ASSERT_TRUE(waitUntil(60, [this] { return ping(); }))
+      << "MariaDB did not start; see " << dir_ << "/mariadb.log";
+  if (!initialized_) {
+    int rc = run("mariadb --no-defaults --socket=" + dir_ + "/mysql.sock -uroot -e \"" +
+                 "CREATE DATABASE parley CHARACTER SET utf8mb4; "
+                 "CREATE USER 'parley'@'127.0.0.1' IDENTIFIED BY 'parley'; "
+                 "GRANT ALL ON parley.* TO 'parley'@'127.0.0.1';\"");
+    ASSERT_EQ(rc, 0) << "could not create the parley database";
+    initialized_ = true;
+  }
+}
+
+void MariaDbInstance::stop() { process_.terminate(); }
+
+std::string MariaDbInstance::url() const {
+  return "mysql://parley:parley@127.0.0.1:" + std::to_string(port_) + "/parley";
+}
+
+// --- Redis -------------------------------------------------------------------
+
+RedisInstance::RedisInstance() : dir_(makeTempDir("redis")), port_(freePort()) {}
+
+RedisInstance::~RedisInstance() {
+  stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void RedisInstance::start() {
+  process_.spawn({"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                  "--save", "", "--appendonly", "no", "--dir", dir_},
+                 dir_ + "/redis.log");
+  std::string ping = "redis-cli -p " + std::to_string(port_) + " ping >/dev/null 2>&1";
+  ASSERT_TRUE(waitUntil(20, [&] { return run(ping) == 0; }))
+      << "Redis did not start; see " << dir_ << "/redis.log";
+}
+
+void RedisInstance::stop() { process_.terminate(); }
+
+std::string RedisInstance::url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+}  // namespace parley::testing

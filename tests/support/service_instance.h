@@ -1,0 +1,63 @@
+// Throwaway MariaDB and Redis servers for tests: started on 127.0.0.1 on a
+// free port, in a temp directory, never touching system services; stoppable
+// and restartable mid-test (same port, same data), removed at destruction.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace parley::testing {
+
+// A free TCP port on 127.0.0.1 (bound, read, released: good enough for tests).
+uint16_t freePort();
+
+class ChildProcess {
+ public:
+  ~ChildProcess() { kill9(); }
+  void spawn(const std::vector<std::string>& argv, const std::string& log_path);
+  void terminate();  // SIGTERM and wait (SIGKILL after 20 s)
+  void kill9();
+  bool running() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+class MariaDbInstance {
+ public:
+  MariaDbInstance();
+  ~MariaDbInstance();
+  // Initializes the data directory once, starts mariadbd, creates the
+  // `parley` database and user. Fails the test on error.
+  void start();
+  void stop();
+  std::string url() const;  // mysql://parley:parley@127.0.0.1:PORT/parley
+  uint16_t port() const { return port_; }
+
+ private:
+  bool ping() const;
+  std::string dir_;
+  uint16_t port_;
+  bool initialized_ = false;
+  ChildProcess process_;
+};
+
+class RedisInstance {
+ public:
+  RedisInstance();
+  ~RedisInstance();
+  void start();
+  void stop();
+  std::string url() const;  // redis://127.0.0.1:PORT
+  uint16_t port() const { return port_; }
+
+ private:
+  std::string dir_;
+  uint16_t port_;
+  ChildProcess process_;
+};
+
+}  // namespace parley::testing

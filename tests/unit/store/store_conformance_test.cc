@@ -1,0 +1,279 @@
+// One behaviour suite, run against every Store: SQLite in a temp dir and
+// MySQL on a real throwaway MariaDB. Each test uses names of its own, so the
+// MariaDB database is shared by the whole binary (started once).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "service_instance.h"
+#include "store/mysql_store.h"
+#include "store/sqlite_store.h"
+#include "store/store.h"
+
+namespace parley {
+namespace {
+
+testing::MariaDbInstance* g_mariadb = nullptr;
+
+class MariaDbEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    g_mariadb = new testing::MariaDbInstance();
+    g_mariadb->start();
+  }
+  void TearDown() override {
+    delete g_mariadb;
+    g_mariadb = nullptr;
+  }
+};
+
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new MariaDbEnvironment);
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    prefix_ = "t" + std::to_string(getpid() % 10000) + "_" + std::to_string(counter++) + "_";
+    if (GetParam() == "sqlite") {
+      dir_ = std::filesystem::temp_directory_path() / ("parley-store-" + prefix_);
+      std::filesystem::create_directories(dir_);
+      open();
+    } else {
+      ASSERT_NE(g_mariadb, nullptr);
+      open();
+    }
+  }
+  void TearDown() override {
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  void open() {
+    store_.reset();
+    auto s = GetParam() == "sqlite" ? openStore("sqlite:" + (dir_ / "p.db").string())
+                                    : openStore(g_mariadb->url());
+    ASSERT_TRUE(s.ok()) << s.status().toString();
+    store_ = std::move(s).value();
+  }
+  std::string n(const std::string& base) { return prefix_ + base; }
+  User user(const std::string& base) {
+    auto u = store_->createUser(n(base), "hash", 1);
+    EXPECT_TRUE(u.ok()) << u.status().toString();
+    return u.ok() ? u.value() : User{};
+  }
+
+  std::string prefix_;
+  std::filesystem::path dir_;
+  StorePtr store_;
+};
+
+TEST_P(StoreTest, UsersAreUniqueCaseInsensitively) {
+  User a = user("alice");
+  EXPECT_GT(a.id, 0);
+  auto dup = store_->createUser(n("ALICE"), "h", 1);
+  EXPECT_TRUE(dup.status().isConflict()) << dup.status().toString();
+  auto found = store_->findUser(n("Alice"));
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->id, a.id);
+  EXPECT_EQ(found->name, n("alice"));
+  auto creds = store_->findCredentials(n("alice"));
+  ASSERT_TRUE(creds.ok());
+  EXPECT_EQ(creds->password_hash, "hash");
+  EXPECT_EQ(store_->findUserById(a.id)->name, n("alice"));
+  EXPECT_TRUE(store_->findUser(n("nobody")).status().isNotFound());
+  EXPECT_TRUE(store_->findUserById(999999999).status().isNotFound());
+}
+
+TEST_P(StoreTest, FriendshipIsMutual) {
+  User a = user("a"), b = user("b"), c = user("c");
+  ASSERT_TRUE(store_->addFriendship(a.id, c.id, 1).ok());
+  ASSERT_TRUE(store_->addFriendship(a.id, b.id, 1).ok());
+  EXPECT_TRUE(store_->addFriendship(b.id, a.id, 1).isConflict());
+  EXPECT_TRUE(store_->areFriends(b.id, a.id).value());
+  EXPECT_FALSE(store_->areFriends(b.id, c.id).value());
+  auto friends = store_->listFriends(a.id);
+  ASSERT_TRUE(friends.ok());
+  ASSERT_EQ(friends->size(), 2u);
+  EXPECT_EQ((*friends)[0].name, n("b"));  // sorted by name
+  EXPECT_EQ((*friends)[1].name, n("c"));
+}
+
+TEST_P(StoreTest, GroupsAndMembers) {
+  User a = user("a"), b = user("b");
+  auto g = store_->createGroup(n("devs"), "the devs", a.id, 1);
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  EXPECT_TRUE(store_->createGroup(n("DEVS"), "", b.id, 1).status().isConflict());
+  EXPECT_EQ(store_->memberRole(g->id, a.id).value(), "owner");
+  ASSERT_TRUE(store_->addMember(g->id, b.id, 2).ok());
+  EXPECT_TRUE(store_->addMember(g->id, b.id, 3).isConflict());
+  EXPECT_EQ(store_->memberRole(g->id, b.id).value(), "member");
+  EXPECT_EQ(store_->findGroup(n("Devs"))->desc, "the devs");
+  EXPECT_EQ(store_->listMembers(g->id)->size(), 2u);
+  EXPECT_EQ(store_->memberIds(g->id)->size(), 2u);
+  EXPECT_EQ(store_->listGroups(b.id)->size(), 1u);
+  ASSERT_TRUE(store_->removeMember(g->id, b.id).ok());
+  EXPECT_TRUE(store_->removeMember(g->id, b.id).isNotFound());
+  EXPECT_TRUE(store_->memberRole(g->id, b.id).status().isNotFound());
+  EXPECT_TRUE(store_->listGroups(b.id)->empty());
+  EXPECT_TRUE(store_->findGroup(n("nope")).status().isNotFound());
+}
+
+TEST_P(StoreTest, DirectMessagesGetGapFreeSeqsAndAckClamps) {
+  User a = user("a"), b = user("b");
+  std::vector<MessageId> ids;
+  for (int i = 1; i <= 5; ++i) {
+    auto r = store_->appendDirect(a.id, b.id, "m" + std::to_string(i), 100 + i);
+    ASSERT_TRUE(r.ok()) << r.status().toString();
+    ASSERT_EQ(r->slots.size(), 1u);
+    EXPECT_EQ(r->slots[0].user, b.id);
+    EXPECT_EQ(r->slots[0].seq, i);
+    ids.push_back(r->id);
+  }
+  auto page = store_->inboxAfter(b.id, 0, 3);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 3u);
+  EXPECT_EQ((*page)[0].seq, 1);
+  EXPECT_EQ((*page)[0].message.id, ids[0]);
+  EXPECT_EQ((*page)[0].message.from, n("a"));
+  EXPECT_EQ((*page)[0].message.to, n("b"));
+  EXPECT_EQ((*page)[0].message.text, "m1");
+  EXPECT_EQ((*page)[0].message.ts, 101);
+  auto rest = store_->inboxAfter(b.id, 3, 10);
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[1].seq, 5);
+  EXPECT_EQ(store_->ackPoint(b.id).value(), 0);
+  EXPECT_EQ(store_->ack(b.id, 3).value(), 3);
+  EXPECT_EQ(store_->ack(b.id, 2).value(), 3) << "never backwards";
+  EXPECT_EQ(store_->ack(b.id, 100).value(), 5) << "never past the last assigned seq";
+  EXPECT_EQ(store_->ackPoint(b.id).value(), 5);
+  EXPECT_TRUE(store_->inboxAfter(a.id, 0, 10)->empty()) << "the sender's inbox is untouched";
+}
+
+TEST_P(StoreTest, GroupMessageIsStoredOnceWithASlotPerOtherMember) {
+  User a = user("a"), b = user("b"), c = user("c");
+  auto g = store_->createGroup(n("g"), "", a.id, 1);
+  ASSERT_TRUE(store_->addMember(g->id, b.id, 1).ok());
+  ASSERT_TRUE(store_->addMember(g->id, c.id, 1).ok());
+  ASSERT_TRUE(store_->appendDirect(a.id, c.id, "direct first", 1).ok());  // c's seq 1
+  auto r = store_->appendGroup(g->id, a.id, "hello group", 5);
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  std::set<std::pair<UserId, Seq>> slots;
+  for (auto s : r->slots) slots.insert({s.user, s.seq});
+  EXPECT_EQ(slots, (std::set<std::pair<UserId, Seq>>{{b.id, 1}, {c.id, 2}}));
+  auto cb = store_->inboxAfter(c.id, 1, 10);
+  ASSERT_EQ(cb->size(), 1u);
+  EXPECT_EQ((*cb)[0].message.id, r->id);
+  EXPECT_EQ((*cb)[0].message.group, n("g"));
+  EXPECT_TRUE((*cb)[0].message.isGroup());
+  auto history = store_->groupHistory(g->id, std::nullopt, 50);
+  ASSERT_EQ(history->size(), 1u) << "one stored copy, not one per member";
+}
+
+TEST_P(StoreTest, ConcurrentAppendsToOneRecipientNeverSkipOrRepeatASeq) {
+  std::vector<User> senders;
+  for (int i = 0; i < 8; ++i) senders.push_back(user("s" + std::to_string(i)));
+  User target = user("target");
+  constexpr int kPerThread = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (const User& s : senders) {
+    threads.emplace_back([&, s] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (!store_->appendDirect(s.id, target.id, "x", 1).ok()) failures++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto all = store_->inboxAfter(target.id, 0, 1000);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), senders.size() * kPerThread);
+  for (size_t i = 0; i < all->size(); ++i) EXPECT_EQ((*all)[i].seq, static_cast<Seq>(i + 1));
+}
+
+TEST_P(StoreTest, HistoryPagesNewestLast) {
+  User a = user("a"), b = user("b"), c = user("c");
+  std::vector<MessageId> ids;
+  for (int i = 0; i < 6; ++i) {
+    ids.push_back(
+        store_->appendDirect(i % 2 ? a.id : b.id, i % 2 ? b.id : a.id, "h" + std::to_string(i), i)
+            ->id);
+  }
+  ASSERT_TRUE(store_->appendDirect(a.id, c.id, "other conversation", 1).ok());
+  auto last = store_->directHistory(b.id, a.id, std::nullopt, 4);
+  ASSERT_EQ(last->size(), 4u);
+  EXPECT_EQ((*last)[0].text, "h2");
+  EXPECT_EQ((*last)[3].text, "h5");
+  auto before = store_->directHistory(a.id, b.id, ids[2], 10);
+  ASSERT_EQ(before->size(), 2u);
+  EXPECT_EQ((*before)[0].text, "h0");
+  EXPECT_EQ((*before)[1].text, "h1");
+}
+
+TEST_P(StoreTest, TokensExpireAndDie) {
+  User a = user("a");
+  const std::string hash = prefix_ + std::string(64 - prefix_.size(), 'f');
+  ASSERT_TRUE(store_->saveToken(hash, a.id, 1000).ok());
+  EXPECT_EQ(store_->tokenUser(hash, 999).value(), a.id);
+  EXPECT_TRUE(store_->tokenUser(hash, 1000).status().isNotFound()) << "expired";
+  ASSERT_TRUE(store_->deleteToken(hash).ok());
+  EXPECT_TRUE(store_->tokenUser(hash, 0).status().isNotFound());
+}
+
+TEST_P(StoreTest, SqlLookingTextIsStoredVerbatim) {
+  User a = user("a"), b = user("b");
+  const std::string text = "'; DROP TABLE messages; -- \" \\ \xF0\x9F\x98\x80 %s ?";
+  ASSERT_TRUE(store_->appendDirect(a.id, b.id, text, 1).ok());
+  EXPECT_EQ(store_->directHistory(a.id, b.id, std::nullopt, 1)->at(0).text, text);
+  EXPECT_TRUE(store_->ping().ok());
+}
+
+TEST_P(StoreTest, DataSurvivesReopen) {
+  User a = user("a"), b = user("b");
+  ASSERT_TRUE(store_->appendDirect(a.id, b.id, "kept", 1).ok());
+  open();
+  auto inbox = store_->inboxAfter(b.id, 0, 10);
+  ASSERT_EQ(inbox->size(), 1u);
+  EXPECT_EQ((*inbox)[0].message.text, "kept");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStores, StoreTest, ::testing::Values("sqlite", "mysql"),
+                         [](const auto& info) { return info.param; });
+
+// MySQL only: the database goes away and comes back.
+TEST(MysqlOutageTest, UnavailableWhileDownThenRecovers) {
+  ASSERT_NE(g_mariadb, nullptr);
+  auto opened = openStore(g_mariadb->url());
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  StorePtr store = std::move(opened).value();
+  ASSERT_TRUE(store->createUser("outage_user", "h", 1).ok());
+  g_mariadb->stop();
+  auto start = std::chrono::steady_clock::now();
+  auto down = store->findUser("outage_user");
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(down.status().code(), Code::kUnavailable) << down.status().toString();
+  EXPECT_LT(took, std::chrono::seconds(20)) << "a dead database must not hang callers";
+  g_mariadb->start();
+  auto back = store->findUser("outage_user");
+  EXPECT_TRUE(back.ok()) << back.status().toString();
+}
+
+TEST(MysqlUrlTest, Parses) {
+  auto c = parseMysqlUrl("mysql://u:p@h:3307/db");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->user, "u");
+  EXPECT_EQ(c->password, "p");
+  EXPECT_EQ(c->host, "h");
+  EXPECT_EQ(c->port, 3307u);
+  EXPECT_EQ(c->database, "db");
+  EXPECT_EQ(parseMysqlUrl("mysql://u@h/db")->port, 3306u);
+  EXPECT_FALSE(parseMysqlUrl("mysql://h/db").ok());
+  EXPECT_FALSE(parseMysqlUrl("postgres://u@h/db").ok());
+}
+
+}  // namespace
+}  // namespace parley

@@ -1,0 +1,482 @@
+#include "bus/redis_bus.h"
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace parley {
+namespace {
+
+using ReplyPtr = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
+
+std::string presenceKey(UserId u) { return "parley:presence:" + std::to_string(u); }
+std::string userChannel(UserId u) { return "parley:u:" + std::to_string(u); }
+std::string aliveKey(const std::string& node) { return "parley:alive:" + node; }
+std::string nodeUsersKey(const std::string& node) { return "parley:nodeusers:" + node; }
+constexpr const char* kNodesKey = "parley:nodes";
+
+// Registers `node` for a user and answers how many OTHER live nodes have it,
+// atomically, so two nodes attaching at once cannot both miss each other.
+constexpr const char* kAttachScript = R"lua(
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+local others = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[5])
+return others
+)lua";
+
+// Deregisters `node`; answers how many live nodes still have the user.
+constexpr const char* kDetachScript = R"lua(
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('SREM', KEYS[2], ARGV[3])
+return redis.call('ZCARD', KEYS[1])
+)lua";
+
+std::string encode(const std::string& origin, const Envelope& e) {
+  return origin + "\n" + std::to_string(e.to) + "\n" + std::to_string(e.seq) + "\n" + e.line;
+}
+
+bool decode(const char* data, size_t len, std::string* origin, Envelope* e) {
+  std::string s(data, len);
+  size_t a = s.find('\n');
+  size_t b = a == std::string::npos ? a : s.find('\n', a + 1);
+  size_t c = b == std::string::npos ? b : s.find('\n', b + 1);
+  if (c == std::string::npos) return false;
+  *origin = s.substr(0, a);
+  try {
+    e->to = std::stoll(s.substr(a + 1, b - a - 1));
+    e->seq = std::stoll(s.substr(b + 1, c - b - 1));
+  } catch (const std::exception&) {
+    return false;
+  }
+  e->line = s.substr(c + 1);
+  return true;
+}
+
+}  // namespace
+
+// One hiredis context, connected on demand, dropped on any error so that the
+// next use reconnects.
+class RedisBus::Connection {
+ public:
+  explicit Connection(const RedisBusOptions& o) : options_(o) {}
+  ~Connection() { reset(); }
+
+  redisContext* get() {
+    if (ctx_) return ctx_;
+    timeval tv = toTimeval(options_.io_timeout);
+    ctx_ = redisConnectWithTimeout(options_.host.c_str(), options_.port, tv);
+    if (!ctx_ || ctx_->err) {
+      reset();
+      return nullptr;
+    }
+    redisSetTimeout(ctx_, tv);
+    return ctx_;
+  }
+  void reset() {
+    if (ctx_) redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+  // Runs one command (argv form: binary safe). Null reply on error.
+  ReplyPtr command(const std::vector<std::string>& args) {
+    redisContext* c = get();
+    if (!c) return ReplyPtr(nullptr, freeReplyObject);
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* r = static_cast<redisReply*>(
+        redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+    if (!r) reset();
+    return ReplyPtr(r, freeReplyObject);
+  }
+  // Sends every command, then reads every reply (one round trip). False on error.
+  bool pipeline(const std::vector<std::vector<std::string>>& commands,
+                std::vector<ReplyPtr>* replies) {
+    redisContext* c = get();
+    if (!c) return false;
+    for (const auto& args : commands) {
+      std::vector<const char*> argv;
+      std::vector<size_t> lens;
+      for (const auto& a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      redisAppendCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data());
+    }
+    for (size_t i = 0; i < commands.size(); ++i) {
+      void* r = nullptr;
+      if (redisGetReply(c, &r) != REDIS_OK) {
+        reset();
+        return false;
+      }
+      ReplyPtr reply(static_cast<redisReply*>(r), freeReplyObject);
+      if (replies) replies->push_back(std::move(reply));
+    }
+    return true;
+  }
+  redisContext* raw() { return ctx_; }
+
+ private:
+  static timeval toTimeval(std::chrono::milliseconds ms) {
+    return timeval{static_cast<time_t>(ms.count() / 1000),
+                   static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+  }
+  const RedisBusOptions& options_;
+  redisContext* ctx_ = nullptr;
+};
+
+Result<RedisBusOptions> parseRedisUrl(const std::string& url) {
+  const std::string prefix = "redis://";
+  if (url.rfind(prefix, 0) != 0) return Status::BadRequest("a Redis URL starts with redis://");
+  std::string hostport = url.substr(prefix.size());
+  if (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
+  RedisBusOptions o;
+  size_t colon = hostport.rfind(':');
+  o.host = hostport.substr(0, colon);
+  if (colon != std::string::npos) {
+    try {
+      o.port = std::stoi(hostport.substr(colon + 1));
+    } catch (const std::exception&) {
+      return Status::BadRequest("bad port in Redis URL");
+    }
+  }
+  if (o.host.empty()) return Status::BadRequest("Redis URL needs a host");
+  return o;
+}
+
+RedisBus::RedisBus(RedisBusOptions options) : options_(std::move(options)) {
+  if (pipe2(wake_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) wake_pipe_[0] = wake_pipe_[1] = -1;
+  command_ = std::make_unique<Connection>(options_);
+}
+
+RedisBus::~RedisBus() {
+  stop();
+  for (int fd : wake_pipe_) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+int64_t RedisBus::nowMs() const {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void RedisBus::start(DeliverFn deliver, PresenceLostFn presence_lost) {
+  deliver_ = std::move(deliver);
+  presence_lost_ = std::move(presence_lost);
+  publisher_ = std::thread([this] { publisherLoop(); });
+  subscriber_ = std::thread([this] { subscriberLoop(); });
+  heartbeat_ = std::thread([this] { heartbeatLoop(); });
+}
+
+void RedisBus::stop() {
+  if (stopping_.exchange(true)) return;
+  publish_cv_.notify_all();
+  if (wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
+  for (auto* t : {&publisher_, &subscriber_, &heartbeat_}) {
+    if (t->joinable()) t->join();
+  }
+  // A clean stop says goodbye: this node's presence goes now rather than at
+  // expiry. (A crash skips this; the reaper of another node does it.)
+  std::lock_guard<std::mutex> lock(command_mu_);
+  std::vector<std::vector<std::string>> cmds = {{"DEL", aliveKey(options_.node_id)},
+                                                {"SREM", kNodesKey, options_.node_id},
+                                                {"DEL", nodeUsersKey(options_.node_id)}};
+  {
+    std::lock_guard<std::mutex> ulock(users_mu_);
+    for (auto& [user, count] : local_users_) {
+      cmds.push_back({"ZREM", presenceKey(user), options_.node_id});
+    }
+  }
+  command_->pipeline(cmds, nullptr);
+}
+
+void RedisBus::simulateCrashForTest() {
+  stopping_ = true;
+  publish_cv_.notify_all();
+  if (wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
+  for (auto* t : {&publisher_, &subscriber_, &heartbeat_}) {
+    if (t->joinable()) t->join();
+  }
+}
+
+// --- routing -------------------------------------------------------------------
+
+void RedisBus::deliverLocally(const Envelope& envelope) {
+  bool here;
+  {
+    std::lock_guard<std::mutex> lock(users_mu_);
+    here = local_users_.count(envelope.to) > 0;
+  }
+  if (here && deliver_) deliver_(envelope);
+}
+
+void RedisBus::publish(Envelope envelope) {
+  // Sessions on this node are served in-process, so they keep working when
+  // Redis is down; the copy that comes back through Redis is ignored by
+  // origin.
+  deliverLocally(envelope);
+  std::string item = userChannel(envelope.to);
+  item.push_back('\0');
+  item += encode(options_.node_id, envelope);
+  {
+    std::lock_guard<std::mutex> lock(publish_mu_);
+    if (publish_queue_.size() >= options_.max_queued_publishes) {
+      dropped_++;
+      return;
+    }
+    publish_queue_.push_back(std::move(item));
+  }
+  publish_cv_.notify_one();
+}
+
+void RedisBus::publisherLoop() {
+  Connection conn(options_);
+  int backoff_ms = 50;
+  while (!stopping_) {
+    std::vector<std::string> batch;
+    {
+      std::unique_lock<std::mutex> lock(publish_mu_);
+      publish_cv_.wait(lock, [this] { return stopping_ || !publish_queue_.empty(); });
+      while (!publish_queue_.empty() && batch.size() < 1000) {
+        batch.push_back(std::move(publish_queue_.front()));
+        publish_queue_.pop_front();
+      }
+    }
+    if (batch.empty()) continue;
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& item : batch) {
+      size_t zero = item.find('\0');
+      cmds.push_back({"PUBLISH", item.substr(0, zero), item.substr(zero + 1)});
+    }
+    if (!conn.pipeline(cmds, nullptr)) {
+      // Redis is unreachable: these events are lost from the fast path;
+      // recipients read the messages from the store on their next replay.
+      dropped_ += batch.size();
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      backoff_ms = std::min(backoff_ms * 2, 2000);
+    } else {
+      backoff_ms = 50;
+    }
+  }
+}
+
+void RedisBus::subscriberLoop() {
+  Connection conn(options_);
+  int backoff_ms = 50;
+  auto sendSubscriptions = [&](const char* verb, const std::vector<UserId>& users) {
+    redisContext* c = conn.raw();
+    for (size_t i = 0; i < users.size(); i += 500) {
+      std::vector<std::string> args = {verb};
+      for (size_t j = i; j < std::min(users.size(), i + 500); ++j) {
+        args.push_back(userChannel(users[j]));
+      }
+      std::vector<const char*> argv;
+      std::vector<size_t> lens;
+      for (const auto& a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      redisAppendCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data());
+    }
+    int done = 0;
+    while (!done) {
+      if (redisBufferWrite(c, &done) != REDIS_OK) return false;
+    }
+    return true;
+  };
+
+  while (!stopping_) {
+    if (!conn.raw()) {
+      if (!conn.get()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+        backoff_ms = std::min(backoff_ms * 2, 2000);
+        continue;
+      }
+      backoff_ms = 50;
+      // (Re)connected: subscribe to every user we hold, whatever changed
+      // while we were away.
+      std::vector<UserId> users;
+      {
+        std::lock_guard<std::mutex> lock(users_mu_);
+        subscription_changes_.clear();
+        for (auto& [user, count] : local_users_) users.push_back(user);
+      }
+      if (!sendSubscriptions("SUBSCRIBE", users)) {
+        conn.reset();
+        continue;
+      }
+      spdlog::info("redis bus: subscriber connected ({} users)", users.size());
+    }
+    pollfd fds[2] = {{conn.raw()->fd, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+    int n = poll(fds, 2, 500);
+    if (n < 0) continue;
+    if (fds[1].revents & POLLIN) {
+      char buf[256];
+      while (read(wake_pipe_[0], buf, sizeof buf) > 0) {
+      }
+      std::vector<UserId> subscribe, unsubscribe;
+      {
+        std::lock_guard<std::mutex> lock(users_mu_);
+        for (int64_t change : subscription_changes_) {
+          (change > 0 ? subscribe : unsubscribe).push_back(change > 0 ? change : -change);
+        }
+        subscription_changes_.clear();
+      }
+      if ((!subscribe.empty() && !sendSubscriptions("SUBSCRIBE", subscribe)) ||
+          (!unsubscribe.empty() && !sendSubscriptions("UNSUBSCRIBE", unsubscribe))) {
+        conn.reset();
+        continue;
+      }
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (redisBufferRead(conn.raw()) != REDIS_OK) {
+        spdlog::warn("redis bus: subscriber lost its connection; reconnecting");
+        conn.reset();
+        continue;
+      }
+      void* r = nullptr;
+      while (redisGetReplyFromReader(conn.raw(), &r) == REDIS_OK && r) {
+        ReplyPtr reply(static_cast<redisReply*>(r), freeReplyObject);
+        r = nullptr;
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) continue;
+        if (std::strcmp(reply->element[0]->str, "message") != 0) continue;
+        std::string origin;
+        Envelope e;
+        if (!decode(reply->element[2]->str, reply->element[2]->len, &origin, &e)) continue;
+        if (origin == options_.node_id) continue;  // already delivered in-process
+        deliverLocally(e);
+      }
+    }
+  }
+}
+
+// --- presence ------------------------------------------------------------------
+
+Result<bool> RedisBus::attach(UserId user) {
+  bool first_here;
+  {
+    std::lock_guard<std::mutex> lock(users_mu_);
+    first_here = ++local_users_[user] == 1;
+    if (first_here) subscription_changes_.push_back(user);
+  }
+  if (first_here && wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
+  int64_t now = nowMs();
+  std::lock_guard<std::mutex> lock(command_mu_);
+  auto reply = command_->command(
+      {"EVAL", kAttachScript, "2", presenceKey(user), nodeUsersKey(options_.node_id),
+       options_.node_id, std::to_string(now), std::to_string(now + options_.presence_ttl.count()),
+       std::to_string(options_.presence_ttl.count()), std::to_string(user)});
+  if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+    return Status::Unavailable("redis: presence registration failed");
+  }
+  return reply->integer == 0;
+}
+
+Result<bool> RedisBus::detach(UserId user) {
+  {
+    std::lock_guard<std::mutex> lock(users_mu_);
+    auto it = local_users_.find(user);
+    if (it == local_users_.end()) return false;
+    if (--it->second > 0) return false;
+    local_users_.erase(it);
+    subscription_changes_.push_back(-user);
+  }
+  if (wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
+  std::lock_guard<std::mutex> lock(command_mu_);
+  auto reply = command_->command({"EVAL", kDetachScript, "2", presenceKey(user),
+                                  nodeUsersKey(options_.node_id), options_.node_id,
+                                  std::to_string(nowMs()), std::to_string(user)});
+  if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+    return Status::Unavailable("redis: presence deregistration failed");
+  }
+  return reply->integer == 0;
+}
+
+Result<std::vector<bool>> RedisBus::online(const std::vector<UserId>& users) {
+  std::vector<bool> result(users.size(), false);
+  if (users.empty()) return result;
+  std::string now = "(" + std::to_string(nowMs());
+  std::vector<std::vector<std::string>> cmds;
+  for (UserId u : users) cmds.push_back({"ZCOUNT", presenceKey(u), now, "+inf"});
+  std::vector<ReplyPtr> replies;
+  std::lock_guard<std::mutex> lock(command_mu_);
+  if (!command_->pipeline(cmds, &replies))
+    return Status::Unavailable("redis: presence lookup failed");
+  for (size_t i = 0; i < users.size(); ++i) {
+    result[i] = replies[i] && replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0;
+  }
+  return result;
+}
+
+void RedisBus::heartbeatLoop() {
+  Connection conn(options_);
+  auto next = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    if (std::chrono::steady_clock::now() >= next) {
+      heartbeat(conn);
+      reapDeadNodes(conn);
+      next = std::chrono::steady_clock::now() + options_.heartbeat_interval;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void RedisBus::heartbeat(Connection& conn) {
+  int64_t expiry = nowMs() + options_.presence_ttl.count();
+  std::string ttl = std::to_string(options_.presence_ttl.count());
+  std::vector<std::vector<std::string>> cmds = {{"SET", aliveKey(options_.node_id), "1", "PX", ttl},
+                                                {"SADD", kNodesKey, options_.node_id}};
+  {
+    std::lock_guard<std::mutex> lock(users_mu_);
+    for (auto& [user, count] : local_users_) {
+      cmds.push_back({"ZADD", presenceKey(user), std::to_string(expiry), options_.node_id});
+      cmds.push_back({"PEXPIRE", presenceKey(user), ttl});
+      cmds.push_back({"SADD", nodeUsersKey(options_.node_id), std::to_string(user)});
+    }
+  }
+  // Refreshing re-registers everything after a Redis restart as well.
+  if (!conn.pipeline(cmds, nullptr)) spdlog::warn("redis bus: heartbeat failed (Redis down?)");
+}
+
+void RedisBus::reapDeadNodes(Connection& conn) {
+  auto nodes = conn.command({"SMEMBERS", kNodesKey});
+  if (!nodes || nodes->type != REDIS_REPLY_ARRAY) return;
+  for (size_t i = 0; i < nodes->elements; ++i) {
+    std::string node(nodes->element[i]->str, nodes->element[i]->len);
+    if (node == options_.node_id) continue;
+    auto alive = conn.command({"EXISTS", aliveKey(node)});
+    if (!alive || alive->type != REDIS_REPLY_INTEGER || alive->integer != 0) continue;
+    // Dead. One survivor reaps it: whoever takes the lock.
+    auto lock = conn.command({"SET", "parley:reap:" + node, options_.node_id, "NX", "PX", "10000"});
+    if (!lock || lock->type != REDIS_REPLY_STATUS) continue;
+    spdlog::info("redis bus: node {} stopped heartbeating; reaping its users", node);
+    auto users = conn.command({"SMEMBERS", nodeUsersKey(node)});
+    if (users && users->type == REDIS_REPLY_ARRAY) {
+      std::string now = "(" + std::to_string(nowMs());
+      for (size_t u = 0; u < users->elements; ++u) {
+        std::string id(users->element[u]->str, users->element[u]->len);
+        UserId user = std::stoll(id);
+        conn.command({"ZREM", presenceKey(user), node});
+        auto left = conn.command({"ZCOUNT", presenceKey(user), now, "+inf"});
+        if (left && left->type == REDIS_REPLY_INTEGER && left->integer == 0 && presence_lost_) {
+          presence_lost_(user);
+        }
+      }
+    }
+    conn.command({"DEL", nodeUsersKey(node)});
+    conn.command({"SREM", kNodesKey, node});
+  }
+}
+
+}  // namespace parley

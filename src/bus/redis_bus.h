@@ -1,0 +1,107 @@
+// RedisBus: the cluster Bus. Routing uses one pub/sub channel per user
+// (`parley:u:<id>`), which a node subscribes to while it holds a session of
+// that user. Publishing is then a single PUBLISH with no lookup, and a user
+// who moves to another node is followed automatically; the cost is one
+// subscription per online user on each node (Redis keeps them in a hash
+// table; 20k per node is cheap) and a SUBSCRIBE/UNSUBSCRIBE per first login
+// and last logout.
+//
+// Presence: a sorted set per user (`parley:presence:<id>`, member = node,
+// score = expiry in ms) refreshed by every node's heartbeat, so a node killed
+// with SIGKILL stops counting once its entries expire. A surviving node that
+// sees another node's heartbeat key gone reaps it: for each of that node's
+// users now online nowhere, it reports PresenceLostFn.
+//
+// Nothing here blocks a loop thread: publish() only appends to a bounded
+// queue (dropping when full: the store is the truth). attach/detach/online
+// make Redis round trips with a 1 s timeout and are called from the blocking
+// pool. If Redis is down, local sessions still get their events (delivered
+// in-process), cross-node events wait for the recipient's next replay, and
+// every thread reconnects with backoff; on reconnect the node re-subscribes
+// and re-registers all its users.
+//
+// Thread safety: every method may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "bus/bus.h"
+
+struct redisContext;
+
+namespace parley {
+
+struct RedisBusOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string node_id;
+  // A node's presence entries and heartbeat key live this long without a
+  // refresh; a crashed node's users turn offline within about this time.
+  std::chrono::milliseconds presence_ttl{15000};
+  std::chrono::milliseconds heartbeat_interval{5000};
+  // Timeout of each Redis round trip, and of connecting.
+  std::chrono::milliseconds io_timeout{1000};
+  size_t max_queued_publishes = 100000;
+};
+
+// Parses redis://host:port.
+Result<RedisBusOptions> parseRedisUrl(const std::string& url);
+
+class RedisBus final : public Bus {
+ public:
+  explicit RedisBus(RedisBusOptions options);
+  ~RedisBus() override;
+
+  void start(DeliverFn deliver, PresenceLostFn presence_lost) override;
+  void stop() override;
+  void publish(Envelope envelope) override;
+  Result<bool> attach(UserId user) override;
+  Result<bool> detach(UserId user) override;
+  Result<std::vector<bool>> online(const std::vector<UserId>& users) override;
+
+  // Stops every thread without deregistering anything, as a SIGKILL would.
+  void simulateCrashForTest();
+  uint64_t droppedPublishes() const { return dropped_.load(); }
+
+ private:
+  class Connection;
+  void publisherLoop();
+  void subscriberLoop();
+  void heartbeatLoop();
+  void heartbeat(Connection& conn);
+  void reapDeadNodes(Connection& conn);
+  void deliverLocally(const Envelope& envelope);
+  int64_t nowMs() const;
+
+  const RedisBusOptions options_;
+  DeliverFn deliver_;
+  PresenceLostFn presence_lost_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> dropped_{0};
+
+  // Users with sessions on this node -> how many.
+  std::mutex users_mu_;
+  std::unordered_map<UserId, int> local_users_;  // guarded by users_mu_
+  // Channel changes for the subscriber thread: +id subscribe, -id unsubscribe.
+  std::deque<int64_t> subscription_changes_;  // guarded by users_mu_
+  int wake_pipe_[2] = {-1, -1};               // wakes the subscriber thread
+
+  std::mutex publish_mu_;
+  std::condition_variable publish_cv_;
+  std::deque<std::string> publish_queue_;  // guarded by publish_mu_; "channel\0payload"
+
+  std::mutex command_mu_;
+  std::unique_ptr<Connection> command_;  // guarded by command_mu_: attach/detach/online
+
+  std::thread publisher_, subscriber_, heartbeat_;
+};
+
+}  // namespace parley

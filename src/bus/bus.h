@@ -66,6 +66,8 @@ class Bus {
 using BusPtr = std::unique_ptr<Bus>;
 
 // "local" (or empty) for the in-process bus, "redis://host:port" for Redis.
-Result<BusPtr> openBus(const std::string& url, const std::string& node_id);
+// `presence_ttl_ms`: how long a dead node's users stay "online" (Redis).
+Result<BusPtr> openBus(const std::string& url, const std::string& node_id,
+                       int64_t presence_ttl_ms = 15000);
 
 }  // namespace parley

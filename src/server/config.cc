@@ -24,6 +24,10 @@ int parseConfig(int argc, char** argv, Config* c) {
       ->envname("PARLEY_BUS");
   app.add_option("--node-id", c->node_id, "Name of this node on the bus (default host-pid)")
       ->envname("PARLEY_NODE_ID");
+  app.add_option("--presence-ttl", c->presence_ttl,
+                 "Seconds before users of a node that died are shown offline (Redis bus)")
+      ->envname("PARLEY_PRESENCE_TTL")
+      ->check(CLI::Range(1, 3600));
   app.add_option("--threads", c->threads, "Event-loop threads (0 = one per hardware thread)")
       ->envname("PARLEY_THREADS");
   app.add_option("--blocking-threads", c->blocking_threads,
@@ -71,6 +75,7 @@ std::string toToml(const Config& c) {
       << "store = " << str(c.store) << "\n"
       << "bus = " << str(c.bus) << "\n"
       << "node-id = " << str(c.node_id) << "\n"
+      << "presence-ttl = " << c.presence_ttl << "\n"
       << "threads = " << c.threads << "\n"
       << "blocking-threads = " << c.blocking_threads << "\n"
       << "max-line = " << c.max_line << "\n"

@@ -9,6 +9,18 @@
 #include "server/client_channel.h"
 
 namespace parley::server {
+namespace {
+
+// The store URL for the log, without its password.
+std::string redactedStoreUrl(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t at = url.rfind('@');
+  size_t colon = scheme == std::string::npos ? std::string::npos : url.find(':', scheme + 3);
+  if (at == std::string::npos || colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+}  // namespace
 
 ParleyServer::ParleyServer(Config config) : config_(std::move(config)) {
   if (config_.threads == 0) config_.threads = std::max(1u, std::thread::hardware_concurrency());
@@ -25,7 +37,7 @@ Status ParleyServer::start() {
   auto store = openStore(config_.storeUrl());
   if (!store.ok()) return Status(store.status().code(), "store: " + store.status().message());
   store_ = std::move(store).value();
-  auto bus = openBus(config_.bus, config_.node_id);
+  auto bus = openBus(config_.bus, config_.node_id, int64_t{config_.presence_ttl} * 1000);
   if (!bus.ok()) return Status(bus.status().code(), "bus: " + bus.status().message());
   bus_ = std::move(bus).value();
 
@@ -56,8 +68,8 @@ Status ParleyServer::start() {
       "parley-server listening on {}:{} | store {} | bus {} | node {} | {} loop threads, "
       "{} blocking threads",
       config_.host, tcp_->port(),
-      config_.store.empty() ? "sqlite:" + config_.data : "configured URL", config_.bus,
-      config_.node_id, config_.threads, config_.blocking_threads);
+      config_.store.empty() ? "sqlite:" + config_.data : redactedStoreUrl(config_.store),
+      config_.bus, config_.node_id, config_.threads, config_.blocking_threads);
   return Status::Ok();
 }
 

@@ -18,7 +18,8 @@ std::string binaryPath(const char* name) {
          (std::string(name) == "parley" ? "client/" : "server/") + name;
 }
 
-ServerProcess::ServerProcess(std::vector<std::string> args) : args_(std::move(args)) {
+ServerProcess::ServerProcess(std::vector<std::string> args, uint16_t port)
+    : args_(std::move(args)), fixed_port_(port) {
   char tmpl[] = "/tmp/parley-it-XXXXXX";
   dir_ = mkdtemp(tmpl);
 }
@@ -36,7 +37,7 @@ void ServerProcess::start() {
                                    "--host",
                                    "127.0.0.1",
                                    "--port",
-                                   "0",
+                                   std::to_string(fixed_port_),
                                    "--port-file",
                                    port_file,
                                    "--data",

@@ -13,8 +13,9 @@ namespace parley::testing {
 
 class ServerProcess {
  public:
-  // `args` are extra flags (e.g. {"--max-line", "1024"}).
-  explicit ServerProcess(std::vector<std::string> args = {});
+  // `args` are extra flags (e.g. {"--max-line", "1024"}). `port` 0 picks a
+  // free port at each start; a fixed one survives restarts (nginx upstreams).
+  explicit ServerProcess(std::vector<std::string> args = {}, uint16_t port = 0);
   ~ServerProcess();
 
   // Starts the server and waits until it listens. Fails the test on error.
@@ -31,6 +32,7 @@ class ServerProcess {
 
  private:
   std::vector<std::string> args_;
+  uint16_t fixed_port_ = 0;
   std::string dir_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;

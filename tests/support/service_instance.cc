@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <thread>
 
 namespace parley::testing {
@@ -151,5 +153,51 @@ void RedisInstance::start() {
 void RedisInstance::stop() { process_.terminate(); }
 
 std::string RedisInstance::url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+// --- nginx -------------------------------------------------------------------
+
+NginxInstance::NginxInstance(std::vector<uint16_t> upstream_ports)
+    : dir_(makeTempDir("nginx")), port_(freePort()), upstreams_(std::move(upstream_ports)) {}
+
+NginxInstance::~NginxInstance() {
+  stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void NginxInstance::start() {
+  std::ifstream in(std::string(PARLEY_SOURCE_DIR) + "/deploy/nginx.conf");
+  ASSERT_TRUE(in) << "deploy/nginx.conf not found";
+  std::stringstream conf;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("@UPSTREAM_SERVERS@") != std::string::npos) {
+      for (uint16_t p : upstreams_) {
+        conf << "    server 127.0.0.1:" << p << " max_fails=1 fail_timeout=2s;\n";
+      }
+      continue;
+    }
+    for (auto [key, value] : {std::pair<std::string, std::string>{"@RUN_DIR@", dir_},
+                              {"@LISTEN@", "127.0.0.1:" + std::to_string(port_)}}) {
+      for (size_t at; (at = line.find(key)) != std::string::npos;)
+        line.replace(at, key.size(), value);
+    }
+    conf << line << "\n";
+  }
+  std::ofstream(dir_ + "/nginx.conf") << conf.str();
+  int rc = run("nginx -p " + dir_ + " -c " + dir_ + "/nginx.conf -g 'daemon on;' >" + dir_ +
+               "/start.log 2>&1");
+  ASSERT_EQ(rc, 0) << "nginx failed to start; see " << dir_;
+  started_ = true;
+  std::string probe =
+      "bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port_) + "' 2>/dev/null";
+  ASSERT_TRUE(waitUntil(10, [&] { return run(probe) == 0; })) << "nginx does not listen";
+}
+
+void NginxInstance::stop() {
+  if (!started_) return;
+  run("nginx -p " + dir_ + " -c " + dir_ + "/nginx.conf -s stop >/dev/null 2>&1");
+  started_ = false;
+}
 
 }  // namespace parley::testing

@@ -60,4 +60,21 @@ class RedisInstance {
   ChildProcess process_;
 };
 
+// nginx as the TCP load balancer in front of `upstream_ports`, configured
+// from the project's own deploy/nginx.conf (so the test covers that file).
+class NginxInstance {
+ public:
+  explicit NginxInstance(std::vector<uint16_t> upstream_ports);
+  ~NginxInstance();
+  void start();
+  void stop();
+  uint16_t port() const { return port_; }
+
+ private:
+  std::string dir_;
+  uint16_t port_;
+  std::vector<uint16_t> upstreams_;
+  bool started_ = false;
+};
+
 }  // namespace parley::testing

@@ -121,8 +121,8 @@ Status MysqlConn::exec(const char* sql, const std::vector<SqlValue>& params,
     stmts_.emplace(sql, stmt);
   }
 
+  // Value-initialized, i.e. zeroed, as the C API expects of unused fields.
   std::vector<MYSQL_BIND> binds(params.size());
-  std::memset(binds.data(), 0, binds.size() * sizeof(MYSQL_BIND));
   std::vector<unsigned long> lengths(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     const SqlValue& v = params[i];
@@ -166,7 +166,6 @@ Status MysqlConn::exec(const char* sql, const std::vector<SqlValue>& params,
   unsigned ncols = mysql_num_fields(meta);
   MYSQL_FIELD* fields = mysql_fetch_fields(meta);
   std::vector<MYSQL_BIND> out(ncols);
-  std::memset(out.data(), 0, out.size() * sizeof(MYSQL_BIND));
   std::vector<std::vector<char>> bufs(ncols);
   std::vector<unsigned long> out_len(ncols);
   std::vector<my_bool> is_null(ncols);

@@ -198,6 +198,14 @@ void Connection::startWrite() {
   writing_count_ = count;
   asio::async_write(socket_, buffers,
                     [self = shared_from_this()](const error_code& ec, size_t /*bytes*/) {
+                      if (self->state_ == State::kClosed) {
+                        // Closed while this write was in flight: the queue
+                        // was kept alive for it (see finishClose); drop it now.
+                        self->writing_count_ = 0;
+                        self->write_queue_.clear();
+                        self->queued_bytes_ = 0;
+                        return;
+                      }
                       if (ec) {
                         self->writing_count_ = 0;
                         self->closeInLoop(/*flush_first=*/false);
@@ -267,8 +275,12 @@ void Connection::finishClose() {
   timer_.cancel();
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
-  write_queue_.clear();
-  queued_bytes_ = 0;
+  // A write in flight still points into the queue; its completion handler
+  // frees it. Otherwise free it now.
+  if (writing_count_ == 0) {
+    write_queue_.clear();
+    queued_bytes_ = 0;
+  }
   on_drained_ = nullptr;
   // Tell the handler once, from a fresh handler: close() may have been called
   // from inside the handler's own onLine(), which must not see itself

@@ -1,0 +1,93 @@
+// BenchClient: one load-generator connection. Asio callbacks on the thread
+// that runs its io_context; newline framing; a write buffer that coalesces
+// everything queued while a write is in flight. Optionally binds to a given
+// local address (127.0.0.x) so many connections can share one server port
+// without running out of ephemeral ports.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace parley::bench {
+
+class BenchClient : public std::enable_shared_from_this<BenchClient> {
+ public:
+  using LineFn = std::function<void(std::string_view)>;
+  using ErrorFn = std::function<void(const std::string&)>;
+
+  BenchClient(boost::asio::io_context& io, LineFn on_line, ErrorFn on_error)
+      : socket_(io), on_line_(std::move(on_line)), on_error_(std::move(on_error)) {}
+
+  void connect(const std::string& source, const std::string& host, uint16_t port,
+               std::function<void()> on_connected) {
+    namespace ip = boost::asio::ip;
+    boost::system::error_code ec;
+    socket_.open(ip::tcp::v4(), ec);
+    if (!source.empty()) {
+      socket_.set_option(ip::tcp::socket::reuse_address(true), ec);
+      socket_.bind({ip::make_address(source), 0}, ec);
+    }
+    if (ec) return on_error_("bind " + source + ": " + ec.message());
+    socket_.async_connect({ip::make_address(host), port},
+                          [self = shared_from_this(), cb = std::move(on_connected)](auto ec) {
+                            if (ec) return self->on_error_("connect: " + ec.message());
+                            self->socket_.set_option(boost::asio::ip::tcp::no_delay(true));
+                            self->read();
+                            cb();
+                          });
+  }
+
+  void send(std::string_view line) {
+    pending_.append(line);
+    pending_.push_back('\n');
+    if (!writing_) flush();
+  }
+
+  void close() {
+    boost::system::error_code ec;
+    socket_.close(ec);
+  }
+
+ private:
+  void flush() {
+    if (pending_.empty()) return;
+    writing_ = true;
+    inflight_.swap(pending_);
+    pending_.clear();
+    boost::asio::async_write(socket_, boost::asio::buffer(inflight_),
+                             [self = shared_from_this()](auto ec, size_t) {
+                               self->writing_ = false;
+                               self->inflight_.clear();
+                               if (ec) return self->on_error_("write: " + ec.message());
+                               self->flush();
+                             });
+  }
+  void read() {
+    socket_.async_read_some(boost::asio::buffer(buf_), [self = shared_from_this()](auto ec,
+                                                                                   size_t n) {
+      if (ec) {
+        if (ec != boost::asio::error::operation_aborted) self->on_error_("read: " + ec.message());
+        return;
+      }
+      self->input_.append(self->buf_, n);
+      size_t start = 0;
+      for (size_t nl; (nl = self->input_.find('\n', start)) != std::string::npos; start = nl + 1) {
+        self->on_line_(std::string_view(self->input_).substr(start, nl - start));
+      }
+      self->input_.erase(0, start);
+      self->read();
+    });
+  }
+
+  boost::asio::ip::tcp::socket socket_;
+  LineFn on_line_;
+  ErrorFn on_error_;
+  char buf_[16384];
+  std::string input_, pending_, inflight_;
+  bool writing_ = false;
+};
+
+}  // namespace parley::bench

@@ -131,6 +131,14 @@ void Session::startLogin(std::function<Result<LoginResult>()> work, Done done) {
         return;
       }
       LoginResult& login = result->value();
+      if (self->closed_) {
+        // The client left while its login ran: undo the presence the login
+        // registered, or the user would stay "online" for good.
+        User gone = login.user;
+        ChatService* service = &self->service_;
+        service->pool().submit([service, gone] { service->sessionEnded(gone); });
+        return;
+      }
       if (self->user_) {
         // Two logins raced on one connection; the first one won. Give this
         // one's session back so its presence count stays balanced.
@@ -172,7 +180,10 @@ void Session::endLogin() {
   service_.pool().submit([service, me] { service->sessionEnded(me); });
 }
 
-void Session::closed() { endLogin(); }
+void Session::closed() {
+  closed_ = true;
+  endLogin();
+}
 
 // --- delivery order --------------------------------------------------------
 

@@ -59,6 +59,7 @@ class Session : public std::enable_shared_from_this<Session> {
   SessionSinkPtr sink_;
   std::optional<User> user_;
   std::string token_hash_;
+  bool closed_ = false;  // the connection is gone; late results are undone
   // Bumped at every login/logout so results of work started for an earlier
   // login are recognised and dropped.
   uint64_t epoch_ = 0;

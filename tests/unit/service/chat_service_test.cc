@@ -187,6 +187,29 @@ TEST_F(ChatServiceTest, PresenceFollowsFirstAndLastSession) {
   EXPECT_EQ((*e)["online"], true);
 }
 
+TEST_F(ChatServiceTest, ClientLeavingDuringLoginDoesNotStayOnline) {
+  Client c = newClient();
+  ok(c, R"({"op":"register","name":"alice","password":"password1"})");
+  auto user = store_->findUser("alice");
+  ASSERT_TRUE(user.ok());
+  protocol::Parsed login =
+      protocol::parseRequest(R"({"op":"login","name":"alice","password":"password1"})");
+  std::promise<void> posted;
+  auto session = c.session;
+  boost::asio::post(loop_, [session, request = *login.request, &posted] {
+    session->handle(request, [](Result<protocol::Reply>) {});
+    session->closed();  // the connection drops before the login finishes
+    posted.set_value();
+  });
+  posted.get_future().wait();
+  bool online = true;
+  for (int i = 0; i < 100 && online; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    online = bus_.online({user->id}).value()[0];
+  }
+  EXPECT_FALSE(online) << "a login that finished after its client left must be undone";
+}
+
 TEST_F(ChatServiceTest, GroupsAreForMembers) {
   Client alice = loggedIn("alice");
   Client bob = loggedIn("bob");

@@ -35,7 +35,8 @@ Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& op
       last_activity_(std::chrono::steady_clock::now()) {
   error_code ec;
   auto ep = socket_.remote_endpoint(ec);
-  peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  peer_address_ = ec ? "" : ep.address().to_string();
+  peer_ = ec ? "?" : peer_address_ + ":" + std::to_string(ep.port());
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
 }

@@ -76,7 +76,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // `fn` runs once, the next time the write queue becomes empty.
   void whenDrained(std::function<void()> fn);
 
-  const std::string& peer() const { return peer_; }
+  const std::string& peer() const { return peer_; }  // "address:port"
+  const std::string& peerAddress() const { return peer_address_; }
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
   bool inLoopThread() const;
 
@@ -98,6 +99,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const ConnectionOptions& options_;
   std::unique_ptr<LineHandler> handler_;
   std::string peer_;
+  std::string peer_address_;
 
   std::string input_;        // bytes received and not yet framed
   size_t input_offset_ = 0;  // start of unprocessed bytes in input_

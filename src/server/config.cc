@@ -52,6 +52,20 @@ int parseConfig(int argc, char** argv, Config* c) {
       ->check(CLI::IsMember({"interactive", "moderate", "min"}));
   app.add_option("--token-ttl-hours", c->token_ttl_hours, "Lifetime of resume tokens")
       ->envname("PARLEY_TOKEN_TTL_HOURS");
+  app.add_option("--rate-per-connection", c->rate_per_connection,
+                 "Messages per second one connection may send (0 = unlimited)")
+      ->envname("PARLEY_RATE_PER_CONNECTION");
+  app.add_option("--rate-per-user", c->rate_per_user,
+                 "Messages per second one user may send on this node (0 = unlimited)")
+      ->envname("PARLEY_RATE_PER_USER");
+  app.add_option("--login-failures-per-minute", c->login_failures_per_minute,
+                 "Failed logins per minute for one name (6x for one address) before "
+                 "rate_limited (0 = unlimited)")
+      ->envname("PARLEY_LOGIN_FAILURES_PER_MINUTE");
+  app.add_option("--max-group-size", c->max_group_size, "Members per group (0 = unlimited)")
+      ->envname("PARLEY_MAX_GROUP_SIZE");
+  app.add_option("--max-friends", c->max_friends, "Friends per user (0 = unlimited)")
+      ->envname("PARLEY_MAX_FRIENDS");
   app.add_option("--port-file", c->port_file, "Write the bound port to this file");
   app.add_flag("--print-config", c->print_config, "Print the effective configuration and exit");
   try {
@@ -83,7 +97,12 @@ std::string toToml(const Config& c) {
       << "idle-timeout = " << c.idle_timeout << "\n"
       << "log-level = " << str(c.log_level) << "\n"
       << "hash-cost = " << str(c.hash_cost) << "\n"
-      << "token-ttl-hours = " << c.token_ttl_hours << "\n";
+      << "token-ttl-hours = " << c.token_ttl_hours << "\n"
+      << "rate-per-connection = " << c.rate_per_connection << "\n"
+      << "rate-per-user = " << c.rate_per_user << "\n"
+      << "login-failures-per-minute = " << c.login_failures_per_minute << "\n"
+      << "max-group-size = " << c.max_group_size << "\n"
+      << "max-friends = " << c.max_friends << "\n";
   return out.str();
 }
 

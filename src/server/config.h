@@ -27,6 +27,12 @@ struct Config {
   std::string log_level = "info";
   std::string hash_cost = "interactive";  // argon2id cost: interactive | moderate | min
   unsigned token_ttl_hours = 24 * 7;
+  // Abuse limits; 0 = unlimited. Bursts are twice the rate.
+  double rate_per_connection = 100;       // messages/s on one connection
+  double rate_per_user = 200;             // messages/s of one user on this node
+  double login_failures_per_minute = 10;  // per name; 6x that per address
+  size_t max_group_size = 1000;
+  size_t max_friends = 1000;
   std::string port_file;  // if set, the bound port is written there (tests, scripts)
   bool print_config = false;
 

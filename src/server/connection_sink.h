@@ -29,6 +29,10 @@ class ConnectionSink final : public SessionSink {
   void whenDrained(std::function<void()> fn) override {
     if (auto c = connection_.lock()) c->whenDrained(std::move(fn));
   }
+  std::string peerAddress() const override {
+    auto c = connection_.lock();
+    return c ? c->peerAddress() : "";
+  }
 
  private:
   std::weak_ptr<net::Connection> connection_;

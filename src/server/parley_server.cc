@@ -46,6 +46,14 @@ Status ParleyServer::start() {
   ServiceOptions options;
   options.hash_cost = hash_cost.value();
   options.token_ttl = std::chrono::hours(config_.token_ttl_hours);
+  options.connection_message_rate = config_.rate_per_connection;
+  options.connection_message_burst = 2 * config_.rate_per_connection;
+  options.user_message_rate = config_.rate_per_user;
+  options.user_message_burst = 2 * config_.rate_per_user;
+  options.login_failures_per_minute_per_name = config_.login_failures_per_minute;
+  options.login_failures_per_minute_per_address = 6 * config_.login_failures_per_minute;
+  options.max_group_members = config_.max_group_size;
+  options.max_friends = config_.max_friends;
   pool_ = std::make_unique<BlockingPool>("blocking", config_.blocking_threads,
                                          config_.max_pending_tasks);
   service_ = std::make_unique<ChatService>(*store_, *bus_, *pool_, options);

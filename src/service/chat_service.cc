@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <thread>
 
 #include "common/clock.h"
@@ -25,7 +26,12 @@ ChatService::ChatService(Store& store, Bus& bus, BlockingPool& pool, ServiceOpti
       pool_(pool),
       options_(options),
       hasher_(options.hash_cost,
-              static_cast<std::ptrdiff_t>(std::max(1u, std::thread::hardware_concurrency()))) {}
+              static_cast<std::ptrdiff_t>(std::max(1u, std::thread::hardware_concurrency()))),
+      user_messages_(options.user_message_rate, options.user_message_burst),
+      login_failures_by_name_(options.login_failures_per_minute_per_name / 60.0,
+                              options.login_failures_per_minute_per_name),
+      login_failures_by_address_(options.login_failures_per_minute_per_address / 60.0,
+                                 options.login_failures_per_minute_per_address) {}
 
 void ChatService::start() {
   bus_.start([this](const Envelope& envelope) { registry_.deliver(envelope); },
@@ -58,16 +64,28 @@ Result<Reply> ChatService::registerUser(const std::string& name, const std::stri
   return reply;
 }
 
-Result<LoginResult> ChatService::login(const std::string& name, const std::string& password) {
+Result<LoginResult> ChatService::login(const std::string& name, const std::string& password,
+                                       const std::string& address) {
+  // Only failures count, so a busy NAT address of honest users is not
+  // throttled; a guesser is, per name and per address.
+  std::string name_key = name;
+  for (char& ch : name_key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (!login_failures_by_name_.allows(name_key) ||
+      (!address.empty() && !login_failures_by_address_.allows(address))) {
+    return Status::RateLimited("too many failed logins; wait a minute");
+  }
+  auto failed = [&] {
+    login_failures_by_name_.tryTake(name_key);
+    if (!address.empty()) login_failures_by_address_.tryTake(address);
+    return Status::Unauthorized("wrong name or password");
+  };
   auto creds = store_.findCredentials(name);
   if (!creds.ok()) {
     if (!creds.status().isNotFound()) return logged("findCredentials", creds.status());
     hasher_.burnVerify(password);  // same time as a wrong password: no user enumeration
-    return Status::Unauthorized("wrong name or password");
+    return failed();
   }
-  if (!hasher_.verify(creds->password_hash, password)) {
-    return Status::Unauthorized("wrong name or password");
-  }
+  if (!hasher_.verify(creds->password_hash, password)) return failed();
   return finishLogin(creds->user);
 }
 
@@ -159,6 +177,17 @@ Result<Reply> ChatService::addFriend(const User& me, const std::string& name) {
     return logged("findUser", other.status());
   }
   if (other->id == me.id) return Status::BadRequest("you cannot add yourself as a friend");
+  if (options_.max_friends > 0) {
+    for (UserId side : {me.id, other->id}) {
+      auto friends = store_.listFriends(side);
+      if (!friends.ok()) return logged("listFriends", friends.status());
+      if (friends->size() >= options_.max_friends) {
+        return Status::Forbidden((side == me.id ? std::string("you have") : other->name + " has") +
+                                 " reached the limit of " + std::to_string(options_.max_friends) +
+                                 " friends");
+      }
+    }
+  }
   Status st = store_.addFriendship(me.id, other->id, nowMs());
   if (st.isConflict()) return Status::Conflict("already friends with " + other->name);
   if (!st.ok()) return logged("addFriendship", st);
@@ -180,6 +209,9 @@ Result<Reply> ChatService::friends(const User& me) {
 // --- messages ----------------------------------------------------------------
 
 Result<Reply> ChatService::send(const User& me, const std::string& to, const std::string& text) {
+  if (!user_messages_.tryTake(std::to_string(me.id))) {
+    return Status::RateLimited("too many messages; slow down");
+  }
   auto other = store_.findUser(to);
   if (!other.ok()) {
     if (other.status().isNotFound()) return Status::NotFound("no user named " + to);
@@ -201,6 +233,9 @@ Result<Reply> ChatService::send(const User& me, const std::string& to, const std
 
 Result<Reply> ChatService::groupSend(const User& me, const std::string& name,
                                      const std::string& text) {
+  if (!user_messages_.tryTake(std::to_string(me.id))) {
+    return Status::RateLimited("too many messages; slow down");
+  }
   auto group = store_.findGroup(name);
   if (!group.ok()) {
     if (group.status().isNotFound()) return Status::NotFound("no group named " + name);
@@ -282,6 +317,14 @@ Result<Reply> ChatService::joinGroup(const User& me, const std::string& name) {
   if (!group.ok()) {
     if (group.status().isNotFound()) return Status::NotFound("no group named " + name);
     return logged("findGroup", group.status());
+  }
+  if (options_.max_group_members > 0) {
+    auto members = store_.memberIds(group->id);
+    if (!members.ok()) return logged("memberIds", members.status());
+    if (members->size() >= options_.max_group_members) {
+      return Status::Forbidden(group->name + " is full (" +
+                               std::to_string(options_.max_group_members) + " members)");
+    }
   }
   Status st = store_.addMember(group->id, me.id, nowMs());
   if (st.isConflict()) return Status::Conflict("already a member of " + group->name);

@@ -24,6 +24,7 @@
 #include "protocol/reply.h"
 #include "protocol/request.h"
 #include "service/password_hasher.h"
+#include "service/rate_limiter.h"
 #include "service/session_registry.h"
 #include "store/store.h"
 
@@ -38,6 +39,18 @@ struct ServiceOptions {
   // A session stops fetching replay pages while this many bytes wait to be
   // written to its client, so a huge backlog never overflows the queue.
   size_t replay_high_water_bytes = 256 * 1024;
+
+  // Abuse limits (0 = unlimited). Messages are send + group_send.
+  double connection_message_rate = 100;  // per second, per connection
+  double connection_message_burst = 200;
+  double user_message_rate = 200;  // per second, per user on this node
+  double user_message_burst = 400;
+  // Failed logins allowed per minute for one name and for one address;
+  // past them, further attempts answer rate_limited until the bucket refills.
+  double login_failures_per_minute_per_name = 10;
+  double login_failures_per_minute_per_address = 60;
+  size_t max_group_members = 1000;
+  size_t max_friends = 1000;
 };
 
 // What a successful login or resume produces.
@@ -66,7 +79,8 @@ class ChatService {
   // --- blocking operations (pool threads only) ---------------------------
   Result<protocol::Reply> registerUser(const std::string& name, const std::string& password);
   // Unauthorized on a wrong name or password (the same answer for both).
-  Result<LoginResult> login(const std::string& name, const std::string& password);
+  Result<LoginResult> login(const std::string& name, const std::string& password,
+                            const std::string& address = "");
   Result<LoginResult> resume(const std::string& token);
   // Revokes the token; presence is handled by sessionEnded().
   Status logout(const std::string& token_hash);
@@ -103,6 +117,9 @@ class ChatService {
   BlockingPool& pool_;
   const ServiceOptions options_;
   PasswordHasher hasher_;
+  KeyedRateLimiter user_messages_;
+  KeyedRateLimiter login_failures_by_name_;
+  KeyedRateLimiter login_failures_by_address_;
   SessionRegistry registry_;
 };
 

@@ -9,7 +9,10 @@ using protocol::Reply;
 using protocol::Request;
 
 Session::Session(ChatService& service, SessionSinkPtr sink)
-    : service_(service), sink_(std::move(sink)) {}
+    : service_(service),
+      sink_(std::move(sink)),
+      message_bucket_(service.options().connection_message_rate,
+                      service.options().connection_message_burst) {}
 
 void Session::runBlocking(Blocking work, Done done) {
   auto self = shared_from_this();
@@ -41,8 +44,10 @@ void Session::handle(const Request& r, Done done) {
       ChatService* service = &service_;
       if (r.op == Op::kLogin) {
         auto name = r.name, password = r.password;
-        startLogin([service, name, password] { return service->login(name, password); },
-                   std::move(done));
+        auto address = sink_->peerAddress();
+        startLogin(
+            [service, name, password, address] { return service->login(name, password, address); },
+            std::move(done));
       } else {
         auto token = r.token;
         startLogin([service, token] { return service->resume(token); }, std::move(done));
@@ -58,6 +63,10 @@ void Session::handle(const Request& r, Done done) {
   }
   // From here on the acting user is this session's, whatever the request says.
   const User me = *user_;
+  if ((r.op == Op::kSend || r.op == Op::kGroupSend) && !message_bucket_.tryTake()) {
+    done(Status::RateLimited("too many messages on this connection; slow down"));
+    return;
+  }
   ChatService* service = &service_;
   switch (r.op) {
     case Op::kLogout: {

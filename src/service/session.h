@@ -20,6 +20,7 @@
 #include "protocol/reply.h"
 #include "protocol/request.h"
 #include "service/chat_service.h"
+#include "service/rate_limiter.h"
 #include "service/session_sink.h"
 
 namespace parley {
@@ -59,7 +60,8 @@ class Session : public std::enable_shared_from_this<Session> {
   SessionSinkPtr sink_;
   std::optional<User> user_;
   std::string token_hash_;
-  bool closed_ = false;  // the connection is gone; late results are undone
+  bool closed_ = false;         // the connection is gone; late results are undone
+  TokenBucket message_bucket_;  // send + group_send on this connection
   // Bumped at every login/logout so results of work started for an earlier
   // login are recognised and dropped.
   uint64_t epoch_ = 0;

@@ -26,6 +26,8 @@ class SessionSink {
   virtual size_t queuedBytes() const = 0;
   // Runs `fn` once on the loop when the write queue is next empty.
   virtual void whenDrained(std::function<void()> fn) = 0;
+  // The client's address (no port), for per-address limits; "" if unknown.
+  virtual std::string peerAddress() const { return ""; }
 };
 
 using SessionSinkPtr = std::shared_ptr<SessionSink>;

@@ -31,7 +31,7 @@ nlohmann::json runBench(uint16_t port, const std::string& args) {
 }
 
 TEST(BenchSmokeTest, DirectAndGroupRunsLoseNothing) {
-  ServerProcess server;
+  ServerProcess server({"--rate-per-connection", "0", "--rate-per-user", "0"});
   server.start();
   auto direct = runBench(server.port(), "--scenario direct --pairs 10 --duration 2 --procs 2");
   EXPECT_GT(direct.value("acked", 0), 0);

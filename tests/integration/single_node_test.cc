@@ -13,7 +13,11 @@ namespace {
 
 class SingleNodeTest : public ::testing::Test {
  protected:
-  void SetUp() override { start({}); }
+  // Most tests pipeline far more messages than a person could type: they
+  // run without message rate limits (RateLimitTest covers those).
+  void SetUp() override { start(kUnlimited); }
+  static inline const std::vector<std::string> kUnlimited = {"--rate-per-connection", "0",
+                                                             "--rate-per-user", "0"};
   void start(std::vector<std::string> args) {
     server_ = std::make_unique<ServerProcess>(std::move(args));
     server_->start();
@@ -393,7 +397,10 @@ TEST_F(SingleNodeTest, AcknowledgedMessagesSurviveKill9) {
 class LimitsTest : public SingleNodeTest {
  protected:
   void SetUp() override {
-    start({"--max-line", "1024", "--max-queued-bytes", "65536", "--idle-timeout", "2"});
+    auto args = kUnlimited;
+    args.insert(args.end(),
+                {"--max-line", "1024", "--max-queued-bytes", "65536", "--idle-timeout", "2"});
+    start(args);
   }
 };
 
@@ -441,6 +448,87 @@ TEST_F(LimitsTest, IdleConnectionIsClosedPingKeepsAnotherAlive) {
   }
   EXPECT_TRUE(idle->closedByPeer(3s));
   EXPECT_FALSE(busy->closedByPeer(100ms));
+}
+
+}  // namespace
+}  // namespace parley::testing
+
+namespace parley::testing {
+namespace {
+
+class RateLimitTest : public SingleNodeTest {
+ protected:
+  void SetUp() override {
+    start({"--rate-per-connection", "5", "--rate-per-user", "100", "--login-failures-per-minute",
+           "3", "--max-group-size", "2", "--max-friends", "1"});
+  }
+};
+
+TEST_F(RateLimitTest, FloodingOneConnectionGetsRateLimited) {
+  auto alice = user("alice");
+  auto bob = user("bob");
+  alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  int ok_count = 0, limited = 0;
+  for (int i = 0; i < 40; ++i) {
+    json r = alice->request({{"op", "send"}, {"to", "bob"}, {"text", "x"}});
+    if (r.value("ok", false)) ok_count++;
+    if (code(r) == "rate_limited") limited++;
+  }
+  EXPECT_GE(ok_count, 10);  // the burst (2 x 5/s) went through
+  EXPECT_GT(limited, 0);
+  // Other connections are not affected.
+  EXPECT_TRUE(bob->request({{"op", "send"}, {"to", "alice"}, {"text", "fine"}})["ok"].get<bool>());
+}
+
+TEST_F(RateLimitTest, RepeatedFailedLoginsAreSlowedDown) {
+  auto c = client();
+  c->registerUser("alice");
+  std::vector<std::string> codes;
+  for (int i = 0; i < 6; ++i) {
+    codes.push_back(
+        code(c->request({{"op", "login"}, {"name", "alice"}, {"password", "wrongpass"}})));
+  }
+  EXPECT_EQ(codes[0], "unauthorized");
+  EXPECT_EQ(codes.back(), "rate_limited");
+  // Even the right password waits now: that is what stops guessing.
+  EXPECT_EQ(code(c->request({{"op", "login"}, {"name", "ALICE"}, {"password", "password1"}})),
+            "rate_limited");
+  // Another name is not affected.
+  c->registerUser("bob");
+  EXPECT_TRUE(c->login("bob")["ok"].get<bool>());
+}
+
+TEST_F(RateLimitTest, GroupSizeAndFriendLimits) {
+  auto a = user("a");
+  auto b = user("b");
+  auto c = user("c");
+  a->request({{"op", "create_group"}, {"name", "tiny"}});
+  EXPECT_TRUE(b->request({{"op", "join_group"}, {"group", "tiny"}})["ok"].get<bool>());
+  EXPECT_EQ(code(c->request({{"op", "join_group"}, {"group", "tiny"}})), "forbidden");
+  EXPECT_TRUE(a->request({{"op", "add_friend"}, {"user", "b"}})["ok"].get<bool>());
+  EXPECT_EQ(code(a->request({{"op", "add_friend"}, {"user", "c"}})), "forbidden");
+  EXPECT_EQ(code(c->request({{"op", "add_friend"}, {"user", "b"}})), "forbidden")
+      << "b is at the limit too";
+}
+
+TEST_F(SingleNodeTest, RequestsCannotActAsSomeoneElse) {
+  // There is no field that names the sender: a "from" in the request is
+  // ignored and the message is from the logged-in user.
+  auto alice = user("alice");
+  auto bob = user("bob");
+  auto mallory = user("mallory");
+  alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  mallory->request({{"op", "add_friend"}, {"user", "bob"}});
+  ASSERT_TRUE(mallory
+                  ->request({{"op", "send"},
+                             {"to", "bob"},
+                             {"from", "alice"},
+                             {"user", "alice"},
+                             {"text", "it is me, alice"}})["ok"]
+                  .get<bool>());
+  auto m = bob->nextEventOf("message");
+  ASSERT_TRUE(m);
+  EXPECT_EQ((*m)["from"], "mallory");
 }
 
 }  // namespace

@@ -283,6 +283,11 @@ void Connection::finishClose() {
     queued_bytes_ = 0;
   }
   on_drained_ = nullptr;
+  if (on_closed_) {
+    auto fn = std::move(on_closed_);
+    on_closed_ = nullptr;
+    fn();
+  }
   // Tell the handler once, from a fresh handler: close() may have been called
   // from inside the handler's own onLine(), which must not see itself
   // destroyed under its feet (the muduo/Redis "close asynchronously" rule).

@@ -49,6 +49,11 @@ struct ConnectionOptions {
   // A connection that sends nothing for this long is closed (ping keeps it
   // alive). Zero disables.
   std::chrono::seconds idle_timeout{300};
+  // Open connections allowed in all and from one address (0 = unlimited).
+  // Past them a new connection gets `reject_line` and is closed at once.
+  size_t max_connections = 0;
+  size_t max_connections_per_address = 0;
+  std::string reject_line;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -63,6 +68,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Queues `line` plus "\n". Drops it if the connection is closing. Any thread.
   void send(std::string line);
+  // `fn` runs once when the connection has closed (loop thread). Set before start().
+  void setCloseCallback(std::function<void()> fn) { on_closed_ = std::move(fn); }
   // Runs `fn` on this connection's loop. Any thread.
   void post(std::function<void()> fn);
   // Flushes what is queued (bounded by a short grace period), then closes.
@@ -111,6 +118,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t queued_bytes_ = 0;
   size_t writing_count_ = 0;  // entries at the front currently being written
   std::function<void()> on_drained_;
+  std::function<void()> on_closed_;
 
   std::chrono::steady_clock::time_point last_activity_;
   enum class State { kOpen, kClosing, kClosed } state_ = State::kOpen;

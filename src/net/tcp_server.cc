@@ -56,6 +56,28 @@ void TcpServer::stopAccepting() {
   acceptor_.close(ec);
 }
 
+bool TcpServer::admit(const std::string& address) {
+  if (options_.max_connections > 0 && open_.load() >= options_.max_connections) return false;
+  {
+    std::lock_guard<std::mutex> lock(per_address_mu_);
+    size_t& n = per_address_[address];
+    if (options_.max_connections_per_address > 0 && n >= options_.max_connections_per_address) {
+      if (n == 0) per_address_.erase(address);
+      return false;
+    }
+    ++n;
+  }
+  open_.fetch_add(1);
+  return true;
+}
+
+void TcpServer::release(const std::string& address) {
+  open_.fetch_sub(1);
+  std::lock_guard<std::mutex> lock(per_address_mu_);
+  auto it = per_address_.find(address);
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+}
+
 void TcpServer::accept() {
   asio::io_context& loop = loops_.next();
   // Accepting straight onto the chosen loop's context pins the socket there.
@@ -72,10 +94,22 @@ void TcpServer::accept() {
       return;
     }
     accepted_.fetch_add(1, std::memory_order_relaxed);
-    asio::post(loop, [this, s = std::move(socket)]() mutable {
-      auto conn = std::make_shared<Connection>(std::move(s), options_);
-      conn->start(factory_(conn));
-    });
+    error_code addr_ec;
+    std::string address = socket.remote_endpoint(addr_ec).address().to_string();
+    if (!admit(address)) {
+      // Over a limit: say why in one line (a small write into an empty
+      // socket buffer does not block) and hang up.
+      error_code ignored;
+      socket.non_blocking(true, ignored);
+      socket.write_some(asio::buffer(options_.reject_line + "\n"), ignored);
+      socket.close(ignored);
+    } else {
+      asio::post(loop, [this, address, s = std::move(socket)]() mutable {
+        auto conn = std::make_shared<Connection>(std::move(s), options_);
+        conn->setCloseCallback([this, address] { release(address); });
+        conn->start(factory_(conn));
+      });
+    }
     accept();
   });
 }

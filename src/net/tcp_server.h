@@ -13,8 +13,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "common/status.h"
 #include "net/connection.h"
@@ -41,9 +43,13 @@ class TcpServer {
 
   uint16_t port() const { return port_; }
   size_t accepted() const { return accepted_.load(); }
+  size_t open() const { return open_.load(); }
 
  private:
   void accept();
+  // Counts the connection in; false (nothing counted) when a limit is hit.
+  bool admit(const std::string& address);
+  void release(const std::string& address);
 
   EventLoopPool& loops_;
   const ConnectionOptions options_;  // connections refer to it: lives as long as the server
@@ -54,6 +60,9 @@ class TcpServer {
   std::thread accept_thread_;
   uint16_t port_ = 0;
   std::atomic<size_t> accepted_{0};
+  std::atomic<size_t> open_{0};
+  std::mutex per_address_mu_;
+  std::unordered_map<std::string, size_t> per_address_;  // guarded by per_address_mu_
 };
 
 }  // namespace parley::net

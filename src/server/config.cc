@@ -66,6 +66,12 @@ int parseConfig(int argc, char** argv, Config* c) {
       ->envname("PARLEY_MAX_GROUP_SIZE");
   app.add_option("--max-friends", c->max_friends, "Friends per user (0 = unlimited)")
       ->envname("PARLEY_MAX_FRIENDS");
+  app.add_option("--max-connections", c->max_connections,
+                 "Open connections on this node (0 = unlimited)")
+      ->envname("PARLEY_MAX_CONNECTIONS");
+  app.add_option("--max-connections-per-address", c->max_connections_per_address,
+                 "Open connections from one client address (0 = unlimited)")
+      ->envname("PARLEY_MAX_CONNECTIONS_PER_ADDRESS");
   app.add_option("--port-file", c->port_file, "Write the bound port to this file");
   app.add_flag("--print-config", c->print_config, "Print the effective configuration and exit");
   try {
@@ -102,7 +108,9 @@ std::string toToml(const Config& c) {
       << "rate-per-user = " << c.rate_per_user << "\n"
       << "login-failures-per-minute = " << c.login_failures_per_minute << "\n"
       << "max-group-size = " << c.max_group_size << "\n"
-      << "max-friends = " << c.max_friends << "\n";
+      << "max-friends = " << c.max_friends << "\n"
+      << "max-connections = " << c.max_connections << "\n"
+      << "max-connections-per-address = " << c.max_connections_per_address << "\n";
   return out.str();
 }
 

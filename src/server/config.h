@@ -33,6 +33,8 @@ struct Config {
   double login_failures_per_minute = 10;  // per name; 6x that per address
   size_t max_group_size = 1000;
   size_t max_friends = 1000;
+  size_t max_connections = 100000;         // open connections on this node
+  size_t max_connections_per_address = 0;  // from one client address (0 = unlimited)
   std::string port_file;  // if set, the bound port is written there (tests, scripts)
   bool print_config = false;
 

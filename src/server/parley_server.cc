@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "protocol/reply.h"
 #include "server/client_channel.h"
 
 namespace parley::server {
@@ -64,6 +65,10 @@ Status ParleyServer::start() {
   conn.max_line_bytes = config_.max_line;
   conn.max_queued_bytes = config_.max_queued_bytes;
   conn.idle_timeout = std::chrono::seconds(config_.idle_timeout);
+  conn.max_connections = config_.max_connections;
+  conn.max_connections_per_address = config_.max_connections_per_address;
+  conn.reject_line = protocol::serializeError(
+      nullptr, Status::Unavailable("too many connections; try again later"));
   tcp_ = std::make_unique<net::TcpServer>(
       *loops_, conn, [this](const net::ConnectionPtr& c) -> std::unique_ptr<net::LineHandler> {
         auto channel = std::make_shared<ClientChannel>(*service_, c);

@@ -533,3 +533,39 @@ TEST_F(SingleNodeTest, RequestsCannotActAsSomeoneElse) {
 
 }  // namespace
 }  // namespace parley::testing
+
+namespace parley::testing {
+namespace {
+
+class ConnectionLimitTest : public SingleNodeTest {
+ protected:
+  void SetUp() override { start({"--max-connections", "4", "--max-connections-per-address", "3"}); }
+};
+
+TEST_F(ConnectionLimitTest, ConnectionsPastTheLimitAreRefusedWithAnError) {
+  std::vector<std::unique_ptr<LineClient>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(client());
+    EXPECT_TRUE(held.back()->request({{"op", "ping"}})["ok"].get<bool>());
+  }
+  auto fourth = client();  // same address (127.0.0.1): over the per-address limit
+  auto r = fourth->readLine();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(code(*r), "unavailable");
+  EXPECT_TRUE(fourth->closedByPeer());
+  // From another loopback address it is the global limit (4) that counts.
+  auto other = std::make_unique<LineClient>(server_->port(), "127.0.0.1", "127.0.0.2");
+  EXPECT_TRUE(other->request({{"op", "ping"}})["ok"].get<bool>());
+  auto fifth = std::make_unique<LineClient>(server_->port(), "127.0.0.1", "127.0.0.3");
+  auto r5 = fifth->readLine();
+  ASSERT_TRUE(r5);
+  EXPECT_EQ(code(*r5), "unavailable");
+  // Closing one frees its place.
+  held.pop_back();
+  std::this_thread::sleep_for(200ms);
+  auto again = client();
+  EXPECT_TRUE(again->request({{"op", "ping"}})["ok"].get<bool>());
+}
+
+}  // namespace
+}  // namespace parley::testing

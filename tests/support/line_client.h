@@ -17,7 +17,9 @@ using namespace std::chrono_literals;
 
 class LineClient {
  public:
-  explicit LineClient(uint16_t port, const std::string& host = "127.0.0.1");
+  // `source`: a local address to connect from (e.g. 127.0.0.2), or "".
+  explicit LineClient(uint16_t port, const std::string& host = "127.0.0.1",
+                      const std::string& source = "");
   ~LineClient();
   LineClient(const LineClient&) = delete;
   LineClient& operator=(const LineClient&) = delete;

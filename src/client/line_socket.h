@@ -1,11 +1,16 @@
-// LineSocket: a plain TCP connection to the server that sends lines and
-// splits what arrives into lines. Non-blocking reads, so the terminal loop
-// can poll() it beside stdin.
+// LineSocket: the TCP connection to the server, one JSON line each way.
+// Part of the `parley` executable, not of the library: it makes the system
+// calls. Blocking writes (a chat line is small and the server reads
+// promptly), non-blocking reads so the terminal loop can poll() it beside
+// stdin.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
-#include <vector>
+
+#include "client/line_buffer.h"
 
 namespace parley::client {
 
@@ -16,21 +21,26 @@ class LineSocket {
   LineSocket& operator=(const LineSocket&) = delete;
   ~LineSocket() { close(); }
 
-  // Connects (IPv4/IPv6, name or address). False with `error` set on failure.
-  bool connect(const std::string& host, uint16_t port, std::string* error);
+  // Connects to `host` (a name or an address) trying each of its addresses,
+  // each within `timeout`. False with `error` set when none answered.
+  bool connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
+               std::string* error);
   void close();
   bool connected() const { return fd_ >= 0; }
   int fd() const { return fd_; }
 
-  // Sends `line` + "\n" (blocking until written). False if the connection broke.
+  // Writes `line` + "\n" completely. False if the connection broke.
   bool sendLine(const std::string& line);
-  // Reads what is available and appends complete lines to `lines`. False
-  // when the server closed the connection or it broke.
-  bool readLines(std::vector<std::string>* lines);
+  // Reads what is available without blocking. False when the server closed
+  // the connection or it broke (lines received before that still pop).
+  bool readAvailable();
+  std::optional<std::string> popLine() { return buffer_.pop(); }
+  // The server sent more than the line limit without a newline.
+  bool overflowed() const { return buffer_.overflowed(); }
 
  private:
   int fd_ = -1;
-  std::string buffer_;
+  LineBuffer buffer_;
 };
 
 }  // namespace parley::client

@@ -17,7 +17,8 @@ constexpr size_t kResumeReadingBelow = 16;
 }  // namespace
 
 ClientChannel::ClientChannel(ChatService& service, const net::ConnectionPtr& connection)
-    : connection_(connection),
+    : metrics_(service.metrics()),
+      connection_(connection),
       session_(std::make_shared<Session>(service, std::make_shared<ConnectionSink>(connection))) {}
 
 void ClientChannel::onLine(std::string_view line) {
@@ -39,6 +40,7 @@ void ClientChannel::processNext() {
     protocol::Parsed parsed = protocol::parseRequest(line);
     if (!parsed.request) {
       // Bad input gets its error and the connection stays open.
+      count(parsed.error);
       session_->sink().send(protocol::serializeError(parsed.rid, parsed.error));
       continue;
     }
@@ -47,6 +49,7 @@ void ClientChannel::processNext() {
     nlohmann::json rid = parsed.request->rid;
     session_->handle(*parsed.request, [self, rid](Result<protocol::Reply> result) {
       if (self->closed_) return;
+      self->count(result.ok() ? Status::Ok() : result.status());
       self->session_->sink().send(result.ok() ? protocol::serializeOk(rid, result.value())
                                               : protocol::serializeError(rid, result.status()));
       self->busy_ = false;
@@ -55,7 +58,14 @@ void ClientChannel::processNext() {
   }
 }
 
+void ClientChannel::count(const Status& status) {
+  if (!metrics_) return;
+  metrics_->requests.fetch_add(1, std::memory_order_relaxed);
+  if (!status.ok()) metrics_->countError(status.code());
+}
+
 void ClientChannel::onOversizedLine(size_t limit) {
+  if (metrics_) metrics_->countError(Code::kTooLarge);
   session_->sink().send(protocol::serializeError(
       nullptr, Status::TooLarge("line longer than " + std::to_string(limit) + " bytes")));
 }

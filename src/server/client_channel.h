@@ -23,6 +23,8 @@ class ConnectionTracker;
 class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
  public:
   ClientChannel(ChatService& service, const net::ConnectionPtr& connection);
+  // Counts one answered request (and its error code, if any).
+  void count(const Status& status);
 
   void onLine(std::string_view line);
   void onOversizedLine(size_t limit);
@@ -34,6 +36,7 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
  private:
   void processNext();
 
+  Metrics* metrics_;
   std::weak_ptr<net::Connection> connection_;
   std::shared_ptr<Session> session_;
   std::deque<std::string> waiting_;  // lines received while a request runs

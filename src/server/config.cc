@@ -73,6 +73,11 @@ int parseConfig(int argc, char** argv, Config* c) {
                  "Open connections from one client address (0 = unlimited)")
       ->envname("PARLEY_MAX_CONNECTIONS_PER_ADDRESS");
   app.add_option("--port-file", c->port_file, "Write the bound port to this file");
+  app.add_option("--admin-port", c->admin_port,
+                 "HTTP port for GET /metrics (Prometheus) and GET /healthz (0 = off)")
+      ->envname("PARLEY_ADMIN_PORT");
+  app.add_option("--admin-port-file", c->admin_port_file,
+                 "Write the bound admin port to this file (with --admin-port 0 picks a free one)");
   app.add_flag("--print-config", c->print_config, "Print the effective configuration and exit");
   try {
     app.parse(argc, argv);
@@ -110,7 +115,8 @@ std::string toToml(const Config& c) {
       << "max-group-size = " << c.max_group_size << "\n"
       << "max-friends = " << c.max_friends << "\n"
       << "max-connections = " << c.max_connections << "\n"
-      << "max-connections-per-address = " << c.max_connections_per_address << "\n";
+      << "max-connections-per-address = " << c.max_connections_per_address << "\n"
+      << "admin-port = " << c.admin_port << "\n";
   return out.str();
 }
 

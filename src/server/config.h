@@ -35,7 +35,9 @@ struct Config {
   size_t max_friends = 1000;
   size_t max_connections = 100000;         // open connections on this node
   size_t max_connections_per_address = 0;  // from one client address (0 = unlimited)
-  std::string port_file;  // if set, the bound port is written there (tests, scripts)
+  uint16_t admin_port = 0;      // HTTP /metrics and /healthz on host:admin_port (0 = off)
+  std::string admin_port_file;  // if set, the bound admin port is written there
+  std::string port_file;        // if set, the bound port is written there (tests, scripts)
   bool print_config = false;
 
   // The store URL in effect (store, or sqlite:<data>).

@@ -38,6 +38,11 @@ int main(int argc, char** argv) {
     std::ofstream(tmp) << server.port() << "\n";
     std::rename(tmp.c_str(), config.port_file.c_str());
   }
+  if (!config.admin_port_file.empty()) {
+    std::string tmp = config.admin_port_file + ".tmp";
+    std::ofstream(tmp) << server.adminPort() << "\n";
+    std::rename(tmp.c_str(), config.admin_port_file.c_str());
+  }
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -55,6 +55,7 @@ Status ParleyServer::start() {
   options.login_failures_per_minute_per_address = 6 * config_.login_failures_per_minute;
   options.max_group_members = config_.max_group_size;
   options.max_friends = config_.max_friends;
+  options.metrics = &metrics_;
   pool_ = std::make_unique<BlockingPool>("blocking", config_.blocking_threads,
                                          config_.max_pending_tasks);
   service_ = std::make_unique<ChatService>(*store_, *bus_, *pool_, options);
@@ -77,6 +78,19 @@ Status ParleyServer::start() {
   Status listened = tcp_->listen(config_.host, config_.port);
   if (!listened.ok()) return listened;
   tcp_->start();
+  if (config_.admin_port != 0 || !config_.admin_port_file.empty()) {
+    admin_ = std::make_unique<AdminServer>([this] { return renderMetrics(); },
+                                           [this](std::string* detail) {
+                                             Status st = store_->ping();
+                                             *detail = st.ok() ? "ok" : "store: " + st.toString();
+                                             return st.ok();
+                                           });
+    Status admin = admin_->listen(config_.host, config_.admin_port);
+    if (!admin.ok()) return admin;
+    admin_->start();
+    spdlog::info("admin endpoint on http://{}:{}/metrics and /healthz", config_.host,
+                 admin_->port());
+  }
   spdlog::info(
       "parley-server listening on {}:{} | store {} | bus {} | node {} | {} loop threads, "
       "{} blocking threads",
@@ -86,9 +100,51 @@ Status ParleyServer::start() {
   return Status::Ok();
 }
 
+std::string ParleyServer::renderMetrics() {
+  std::string out;
+  auto line = [&out](const std::string& help, const std::string& type, const std::string& name,
+                     const std::string& value) {
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    out += name + " " + value + "\n";
+  };
+  line("Connections accepted since start.", "counter", "parley_connections_accepted_total",
+       std::to_string(tcp_ ? tcp_->accepted() : 0));
+  line("Open client connections.", "gauge", "parley_connections_open",
+       std::to_string(tcp_ ? tcp_->open() : 0));
+  line("Logged-in sessions on this node.", "gauge", "parley_sessions",
+       std::to_string(service_ ? service_->registry().sessionCount() : 0));
+  line("Successful logins and resumes.", "counter", "parley_logins_total",
+       std::to_string(metrics_.logins.load()));
+  line("Requests answered.", "counter", "parley_requests_total",
+       std::to_string(metrics_.requests.load()));
+  out +=
+      "# HELP parley_errors_total Error responses by code.\n# TYPE parley_errors_total counter\n";
+  for (int c = 1; c < static_cast<int>(metrics_.errors_by_code.size()); ++c) {
+    out += std::string("parley_errors_total{code=\"") + codeName(static_cast<Code>(c)) + "\"} " +
+           std::to_string(metrics_.errors_by_code[static_cast<size_t>(c)].load()) + "\n";
+  }
+  out +=
+      "# HELP parley_messages_stored_total Messages durably stored.\n"
+      "# TYPE parley_messages_stored_total counter\n";
+  out += "parley_messages_stored_total{kind=\"direct\"} " +
+         std::to_string(metrics_.direct_messages.load()) + "\n";
+  out += "parley_messages_stored_total{kind=\"group\"} " +
+         std::to_string(metrics_.group_messages.load()) + "\n";
+  line("Message events written to sessions (live and replay).", "counter",
+       "parley_deliveries_total", std::to_string(metrics_.deliveries.load()));
+  line("Store and hashing work waiting for a thread.", "gauge", "parley_blocking_queue_depth",
+       std::to_string(pool_ ? pool_->queued() : 0));
+  out +=
+      "# HELP parley_store_commit_seconds Time to durably store one message.\n"
+      "# TYPE parley_store_commit_seconds histogram\n";
+  metrics_.store_commit.render("parley_store_commit_seconds", &out);
+  return out;
+}
+
 void ParleyServer::stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (admin_) admin_->stop();
   if (tcp_) tcp_->stopAccepting();
   // Say goodbye to every client, then give replies in flight and the
   // goodbyes a bounded time to go out.

@@ -7,9 +7,11 @@
 
 #include "bus/bus.h"
 #include "common/blocking_pool.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "net/event_loop_pool.h"
 #include "net/tcp_server.h"
+#include "server/admin_server.h"
 #include "server/config.h"
 #include "server/connection_tracker.h"
 #include "service/chat_service.h"
@@ -25,11 +27,14 @@ class ParleyServer {
   // Opens the store and bus, binds the port and starts serving. On error the
   // server is left stopped and the status says why.
   Status start();
+  // The Prometheus text of /metrics.
+  std::string renderMetrics();
   // Graceful stop: no new connections, every client told `shutdown`, replies
   // in flight finished (bounded wait), store work drained. Idempotent.
   void stop();
 
   uint16_t port() const { return tcp_ ? tcp_->port() : 0; }
+  uint16_t adminPort() const { return admin_ ? admin_->port() : 0; }
 
  private:
   Config config_;
@@ -40,6 +45,8 @@ class ParleyServer {
   std::unique_ptr<net::EventLoopPool> loops_;
   std::unique_ptr<net::TcpServer> tcp_;
   ConnectionTracker tracker_;
+  Metrics metrics_;
+  std::unique_ptr<AdminServer> admin_;
   bool stopped_ = false;
 };
 

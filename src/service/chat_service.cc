@@ -100,6 +100,7 @@ Result<LoginResult> ChatService::resume(const std::string& token) {
 }
 
 Result<LoginResult> ChatService::finishLogin(const User& user) {
+  if (options_.metrics) options_.metrics->logins++;
   LoginResult result;
   result.user = user;
   result.token = newToken();
@@ -220,7 +221,12 @@ Result<Reply> ChatService::send(const User& me, const std::string& to, const std
   PARLEY_TRY(friends, store_.areFriends(me.id, other->id));
   if (!friends.value()) return Status::Forbidden(other->name + " is not your friend");
   TimestampMs ts = nowMs();
+  auto started = std::chrono::steady_clock::now();
   PARLEY_TRY(appended, store_.appendDirect(me.id, other->id, text, ts));
+  if (options_.metrics) {
+    options_.metrics->store_commit.observe(std::chrono::steady_clock::now() - started);
+    options_.metrics->direct_messages++;
+  }
   // Durable now; the bus is only the fast path to an online recipient.
   Message m{appended->id, me.name, other->name, "", text, ts};
   for (const InboxSlot& slot : appended->slots) {
@@ -247,7 +253,12 @@ Result<Reply> ChatService::groupSend(const User& me, const std::string& name,
     return logged("memberRole", role.status());
   }
   TimestampMs ts = nowMs();
+  auto started = std::chrono::steady_clock::now();
   PARLEY_TRY(appended, store_.appendGroup(group->id, me.id, text, ts));
+  if (options_.metrics) {
+    options_.metrics->store_commit.observe(std::chrono::steady_clock::now() - started);
+    options_.metrics->group_messages++;
+  }
   Message m{appended->id, me.name, "", group->name, text, ts};
   for (const InboxSlot& slot : appended->slots) {
     bus_.publish(Envelope{slot.user, slot.seq, protocol::messageEvent(m, slot.seq)});

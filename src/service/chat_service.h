@@ -19,6 +19,7 @@
 
 #include "bus/bus.h"
 #include "common/blocking_pool.h"
+#include "common/metrics.h"
 #include "common/model.h"
 #include "common/status.h"
 #include "protocol/reply.h"
@@ -51,6 +52,9 @@ struct ServiceOptions {
   double login_failures_per_minute_per_address = 60;
   size_t max_group_members = 1000;
   size_t max_friends = 1000;
+
+  // Where to count logins, messages, deliveries and store latency; may be null.
+  Metrics* metrics = nullptr;
 };
 
 // What a successful login or resume produces.
@@ -75,6 +79,7 @@ class ChatService {
   SessionRegistry& registry() { return registry_; }
   BlockingPool& pool() { return pool_; }
   const ServiceOptions& options() const { return options_; }
+  Metrics* metrics() const { return options_.metrics; }
 
   // --- blocking operations (pool threads only) ---------------------------
   Result<protocol::Reply> registerUser(const std::string& name, const std::string& password);

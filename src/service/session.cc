@@ -204,6 +204,7 @@ void Session::onEnvelope(const Envelope& envelope) {
   }
   if (envelope.seq <= delivered_) return;  // already sent (replay got it first)
   if (envelope.seq == delivered_ + 1 && !fetching_) {
+    countDelivery();
     sink_->send(envelope.line);
     delivered_ = envelope.seq;
     flushParked();
@@ -215,12 +216,17 @@ void Session::onEnvelope(const Envelope& envelope) {
   if (!fetching_) fetchInbox();
 }
 
+void Session::countDelivery() {
+  if (Metrics* m = service_.metrics()) m->deliveries.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Session::flushParked() {
   while (!parked_.empty()) {
     auto it = parked_.begin();
     if (it->first <= delivered_) {
       parked_.erase(it);
     } else if (it->first == delivered_ + 1) {
+      countDelivery();
       sink_->send(std::move(it->second));
       delivered_ = it->first;
       parked_.erase(it);
@@ -256,6 +262,7 @@ void Session::onInboxPage(uint64_t epoch, Result<std::vector<Delivery>> page) {
   }
   for (const Delivery& d : page.value()) {
     if (d.seq <= delivered_) continue;
+    countDelivery();
     sink_->send(protocol::messageEvent(d.message, d.seq));
     delivered_ = d.seq;
   }

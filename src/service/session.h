@@ -55,6 +55,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void fetchInbox();
   void onInboxPage(uint64_t epoch, Result<std::vector<Delivery>> page);
   void flushParked();
+  void countDelivery();
 
   ChatService& service_;
   SessionSinkPtr sink_;

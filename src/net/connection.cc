@@ -7,6 +7,8 @@
 #include <boost/asio/write.hpp>
 #include <vector>
 
+#include "net/line_framer.h"
+
 namespace parley::net {
 namespace asio = boost::asio;
 using boost::system::error_code;
@@ -138,16 +140,15 @@ void Connection::onReadable() {
 
 void Connection::processInput() {
   while (!paused_ && state_ == State::kOpen) {
-    size_t nl = input_.find('\n', input_offset_);
-    if (nl == std::string::npos) break;
-    std::string_view line(input_.data() + input_offset_, nl - input_offset_);
-    input_offset_ = nl + 1;
-    if (line.size() > options_.max_line_bytes) {
+    Frame frame = nextLine(input_, &input_offset_, options_.max_line_bytes);
+    if (frame.result == Framed::kIncomplete) break;
+    if (frame.result == Framed::kTooLong) {
       discarding_ = true;
       handler_->onOversizedLine();
       closeInLoop(/*flush_first=*/true);
       return;
     }
+    std::string_view line = frame.line;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;  // blank lines (e.g. from telnet) are ignored
     handler_->onLine(line);

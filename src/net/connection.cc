@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 #include <vector>
 
+#include "net/idle_sweeper.h"
 #include "net/line_framer.h"
 
 namespace parley::net {
@@ -21,15 +22,17 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 thread_local std::array<char, kReadChunk> t_read_buffer;
 
-// Writes gather at most this many queued lines into one writev().
-constexpr size_t kMaxBuffersPerWrite = 64;
+// An output buffer bigger than this is given back once it has been written,
+// so a connection that once received a burst does not keep the memory.
+constexpr size_t kKeepOutputCapacity = 16 * 1024;
 
 // How long close() waits for queued output to reach a peer before cutting.
 constexpr std::chrono::seconds kCloseGrace{2};
 
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& options)
+Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& options,
+                       std::string peer_address)
     : socket_(std::move(socket)),
       timer_(socket_.get_executor()),
       loop_(*socket_.get_executor().target<asio::io_context::executor_type>()),
@@ -37,20 +40,31 @@ Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& op
       last_activity_(std::chrono::steady_clock::now()) {
   error_code ec;
   auto ep = socket_.remote_endpoint(ec);
-  peer_address_ = ec ? "" : ep.address().to_string();
-  peer_ = ec ? "?" : peer_address_ + ":" + std::to_string(ep.port());
+  peer_address_ = !peer_address.empty() ? std::move(peer_address)
+                  : ec                  ? ""
+                                        : ep.address().to_string();
+  peer_port_ = ec ? 0 : ep.port();
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (sweeper_) sweeper_->remove(this);
+}
+
+std::string Connection::peer() const {
+  return peer_address_.empty() ? "?" : peer_address_ + ":" + std::to_string(peer_port_);
+}
 
 bool Connection::inLoopThread() const { return loop_.running_in_this_thread(); }
 
 void Connection::start(std::unique_ptr<LineHandler> handler) {
   handler_ = std::move(handler);
+  // An open connection owns itself until it closes: while reading is paused
+  // and nothing is being written, no pending operation holds it.
+  self_ = shared_from_this();
   armRead();
-  armIdleTimer();
+  asio::use_service<IdleSweeper>(loop_.context()).add(this, options_.idle_timeout);
 }
 
 void Connection::post(std::function<void()> fn) {
@@ -93,7 +107,7 @@ void Connection::resumeReading() {
 }
 
 void Connection::whenDrained(std::function<void()> fn) {
-  if (write_queue_.empty()) {
+  if (queued_bytes_ == 0) {
     post(std::move(fn));
   } else {
     on_drained_ = std::move(fn);
@@ -157,10 +171,9 @@ void Connection::processInput() {
   // resumeReading(), so input_ cannot grow; leave it as it is.
   if (paused_) return;
   if (input_offset_ == input_.size()) {
-    input_.clear();
+    // Give the buffer back once it is empty: idle connections hold none.
+    std::string().swap(input_);
     input_offset_ = 0;
-    // Give back a big buffer once it is empty: idle connections stay small.
-    if (input_.capacity() > 4096) std::string().swap(input_);
   } else if (input_.size() - input_offset_ > options_.max_line_bytes) {
     // An incomplete line is already over the limit: no need to wait for its
     // end to refuse it, and waiting would let a peer grow this buffer.
@@ -177,85 +190,85 @@ void Connection::processInput() {
 
 void Connection::sendInLoop(std::string line) {
   if (state_ == State::kClosed) return;
-  line.push_back('\n');
-  queued_bytes_ += line.size();
-  write_queue_.push_back(std::move(line));
+  // Lines are copied into one output buffer: whatever queues up while a
+  // write is in flight leaves in the next single write (coalescing), and an
+  // idle connection holds no queue structure at all.
+  if (output_.empty() && output_.capacity() < line.size() + 1) {
+    line.push_back('\n');
+    output_.swap(line);  // the first line: take its buffer instead of copying
+  } else {
+    output_.append(line).push_back('\n');
+  }
+  queued_bytes_ = writing_.size() + output_.size();
   if (queued_bytes_ > options_.max_queued_bytes) {
     // The peer does not read what we send. Buffering more would let one slow
     // client consume unbounded memory, so cut it off now (Redis does the same
     // with client-output-buffer-limit).
-    spdlog::warn("closing {}: {} bytes queued for a peer that does not read", peer_, queued_bytes_);
+    spdlog::warn("closing {}: {} bytes queued for a peer that does not read", peer(),
+                 queued_bytes_);
     closeInLoop(/*flush_first=*/false);
     return;
   }
-  if (writing_count_ == 0) startWrite();
+  if (!write_in_flight_) startWrite();
 }
 
 void Connection::startWrite() {
-  if (write_queue_.empty() || state_ == State::kClosed) return;
-  std::vector<asio::const_buffer> buffers;
-  size_t count = std::min(write_queue_.size(), kMaxBuffersPerWrite);
-  buffers.reserve(count);
-  for (size_t i = 0; i < count; ++i) buffers.push_back(asio::buffer(write_queue_[i]));
-  writing_count_ = count;
-  asio::async_write(socket_, buffers,
-                    [self = shared_from_this()](const error_code& ec, size_t /*bytes*/) {
-                      if (self->state_ == State::kClosed) {
-                        // Closed while this write was in flight: the queue
-                        // was kept alive for it (see finishClose); drop it now.
-                        self->writing_count_ = 0;
-                        self->write_queue_.clear();
-                        self->queued_bytes_ = 0;
-                        return;
-                      }
-                      if (ec) {
-                        self->writing_count_ = 0;
-                        self->closeInLoop(/*flush_first=*/false);
-                        return;
-                      }
-                      for (size_t i = 0; i < self->writing_count_; ++i) {
-                        self->queued_bytes_ -= self->write_queue_.front().size();
-                        self->write_queue_.pop_front();
-                      }
-                      self->writing_count_ = 0;
-                      if (!self->write_queue_.empty()) {
-                        self->startWrite();
-                        return;
-                      }
-                      if (self->state_ == State::kClosing) {
-                        self->finishClose();
-                        return;
-                      }
-                      if (self->on_drained_) {
-                        auto fn = std::move(self->on_drained_);
-                        self->on_drained_ = nullptr;
-                        fn();
-                      }
-                    });
+  if (output_.empty() || state_ == State::kClosed) return;
+  writing_.swap(output_);
+  write_in_flight_ = true;
+  asio::async_write(
+      socket_, asio::buffer(writing_),
+      [self = shared_from_this()](const error_code& ec, size_t /*bytes*/) {
+        self->write_in_flight_ = false;
+        if (self->state_ == State::kClosed) {
+          // Closed while this write was in flight: the buffer
+          // was kept alive for it (see finishClose); drop it now.
+          std::string().swap(self->writing_);
+          std::string().swap(self->output_);
+          self->queued_bytes_ = 0;
+          return;
+        }
+        if (ec) {
+          self->closeInLoop(/*flush_first=*/false);
+          return;
+        }
+        // Keep the buffer only while more output is coming
+        // (it becomes the next fill buffer); an idle
+        // connection holds none.
+        self->writing_.clear();
+        if (self->output_.empty() || self->writing_.capacity() > kKeepOutputCapacity) {
+          std::string().swap(self->writing_);
+        }
+        self->queued_bytes_ = self->output_.size();
+        if (!self->output_.empty()) {
+          self->startWrite();
+          return;
+        }
+        if (self->state_ == State::kClosing) {
+          self->finishClose();
+          return;
+        }
+        if (self->on_drained_) {
+          auto fn = std::move(self->on_drained_);
+          self->on_drained_ = nullptr;
+          fn();
+        }
+      });
 }
 
 // --- timers and closing ----------------------------------------------------
 
-void Connection::armIdleTimer() {
-  if (options_.idle_timeout.count() == 0 || state_ != State::kOpen) return;
-  // One timer that wakes every idle_timeout and compares with the last read,
-  // rather than re-arming on every line: re-arming costs a cancel per line.
-  timer_.expires_after(options_.idle_timeout);
-  timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-    if (ec || self->state_ != State::kOpen) return;
-    auto idle = std::chrono::steady_clock::now() - self->last_activity_;
-    if (idle >= self->options_.idle_timeout) {
-      spdlog::info("closing {}: idle for {} s", self->peer_, self->options_.idle_timeout.count());
-      self->closeInLoop(/*flush_first=*/false);
-      return;
-    }
-    self->armIdleTimer();
-  });
+void Connection::closeIfIdle(std::chrono::steady_clock::time_point now) {
+  if (state_ != State::kOpen) return;
+  if (now - last_activity_ >= options_.idle_timeout) {
+    spdlog::info("closing {}: idle for {} s", peer(), options_.idle_timeout.count());
+    closeInLoop(/*flush_first=*/false);
+  }
 }
 
 void Connection::closeInLoop(bool flush_first) {
   if (state_ == State::kClosed) return;
-  if (flush_first && !write_queue_.empty()) {
+  if (flush_first && queued_bytes_ > 0) {
     if (state_ == State::kClosing) return;
     state_ = State::kClosing;
     error_code ec;
@@ -273,14 +286,16 @@ void Connection::closeInLoop(bool flush_first) {
 void Connection::finishClose() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  if (sweeper_) sweeper_->remove(this);
   error_code ec;
   timer_.cancel();
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
-  // A write in flight still points into the queue; its completion handler
-  // frees it. Otherwise free it now.
-  if (writing_count_ == 0) {
-    write_queue_.clear();
+  // A write in flight still points into its buffer; its completion handler
+  // frees it. Otherwise free both now.
+  if (!write_in_flight_) {
+    std::string().swap(writing_);
+    std::string().swap(output_);
     queued_bytes_ = 0;
   }
   on_drained_ = nullptr;
@@ -296,6 +311,7 @@ void Connection::finishClose() {
     asio::post(socket_.get_executor(),
                [self = shared_from_this(), h = std::move(handler_)] { h->onClose(); });
   }
+  self_.reset();  // last: pending operations (and the post above) hold their own
 }
 
 }  // namespace parley::net

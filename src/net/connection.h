@@ -16,7 +16,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +24,7 @@
 namespace parley::net {
 
 class Connection;
+class IdleSweeper;
 using ConnectionPtr = std::shared_ptr<Connection>;
 
 // Implemented by the layer above. Every callback runs on the connection's loop.
@@ -58,7 +58,10 @@ struct ConnectionOptions {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(boost::asio::ip::tcp::socket socket, const ConnectionOptions& options);
+  // `peer_address`: the client's address when the caller already knows it
+  // (the acceptor counts connections per address); else it is looked up.
+  Connection(boost::asio::ip::tcp::socket socket, const ConnectionOptions& options,
+             std::string peer_address = "");
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
@@ -83,7 +86,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // `fn` runs once, the next time the write queue becomes empty.
   void whenDrained(std::function<void()> fn);
 
-  const std::string& peer() const { return peer_; }  // "address:port"
+  std::string peer() const;  // "address:port", for logs
   const std::string& peerAddress() const { return peer_address_; }
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
   bool inLoopThread() const;
@@ -94,18 +97,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void processInput();
   void sendInLoop(std::string line);
   void startWrite();
-  void armIdleTimer();
+  // Called by the loop's IdleSweeper: closes the connection if nothing was
+  // read for idle_timeout.
+  void closeIfIdle(std::chrono::steady_clock::time_point now);
+  friend class IdleSweeper;
   void closeInLoop(bool flush_first);
   void finishClose();
 
   boost::asio::ip::tcp::socket socket_;
-  boost::asio::steady_timer timer_;  // idle checks, then the close grace period
+  boost::asio::steady_timer timer_;  // the close grace period
   // The socket was created on an io_context (TcpServer accepts onto a loop),
   // so its executor is that context's; kept to test "am I on the loop?".
   boost::asio::io_context::executor_type loop_;
   const ConnectionOptions& options_;
   std::unique_ptr<LineHandler> handler_;
-  std::string peer_;
+  uint16_t peer_port_ = 0;  // with peer_address_: the peer, for logs
   std::string peer_address_;
 
   std::string input_;        // bytes received and not yet framed
@@ -114,13 +120,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool paused_ = false;      // the layer above asked to stop reading
   bool discarding_ = false;  // an oversized line was seen; input is ignored
 
-  std::deque<std::string> write_queue_;  // each entry ends in "\n"
-  size_t queued_bytes_ = 0;
-  size_t writing_count_ = 0;  // entries at the front currently being written
+  // Output: lines (each ending in "\n") collect in output_ while writing_ is
+  // on its way to the socket; then the two swap. Empty strings cost nothing.
+  std::string output_;
+  std::string writing_;
+  size_t queued_bytes_ = 0;       // output_ + writing_
+  bool write_in_flight_ = false;  // an async_write of writing_ is pending
   std::function<void()> on_drained_;
   std::function<void()> on_closed_;
 
   std::chrono::steady_clock::time_point last_activity_;
+  // Idle checks: this loop's sweeper and its intrusive list of connections.
+  ConnectionPtr self_;  // set while open (see start())
+  IdleSweeper* sweeper_ = nullptr;
+  Connection* idle_prev_ = nullptr;
+  Connection* idle_next_ = nullptr;
   enum class State { kOpen, kClosing, kClosed } state_ = State::kOpen;
 };
 

@@ -105,8 +105,10 @@ void TcpServer::accept() {
       socket.close(ignored);
     } else {
       asio::post(loop, [this, address, s = std::move(socket)]() mutable {
-        auto conn = std::make_shared<Connection>(std::move(s), options_);
-        conn->setCloseCallback([this, address] { release(address); });
+        auto conn = std::make_shared<Connection>(std::move(s), options_, address);
+        // Captures no string (small enough for std::function's inline
+        // storage): the connection knows its own address.
+        conn->setCloseCallback([this, c = conn.get()] { release(c->peerAddress()); });
         conn->start(factory_(conn));
       });
     }

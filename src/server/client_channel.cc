@@ -23,7 +23,7 @@ ClientChannel::ClientChannel(ChatService& service, const net::ConnectionPtr& con
 
 void ClientChannel::onLine(std::string_view line) {
   if (closed_) return;
-  waiting_.emplace_back(line);
+  waiting_.push(std::string(line));
   if (waiting_.size() >= kMaxWaitingLines) {
     if (auto c = connection_.lock()) c->pauseReading();
   }
@@ -33,7 +33,7 @@ void ClientChannel::onLine(std::string_view line) {
 void ClientChannel::processNext() {
   while (!busy_ && !closed_ && !waiting_.empty()) {
     std::string line = std::move(waiting_.front());
-    waiting_.pop_front();
+    waiting_.pop();
     if (waiting_.size() == kResumeReadingBelow) {
       if (auto c = connection_.lock()) c->resumeReading();
     }

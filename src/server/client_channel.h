@@ -7,11 +7,11 @@
 // Loop-thread only.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "common/vector_fifo.h"
 #include "net/connection.h"
 #include "service/chat_service.h"
 #include "service/session.h"
@@ -39,7 +39,7 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
   Metrics* metrics_;
   std::weak_ptr<net::Connection> connection_;
   std::shared_ptr<Session> session_;
-  std::deque<std::string> waiting_;  // lines received while a request runs
+  VectorFifo<std::string> waiting_;  // lines received while a request runs
   bool busy_ = false;
   bool closed_ = false;
 };

@@ -37,12 +37,20 @@ int parseConfig(int argc, char** argv, Config* c) {
   app.add_option("--max-line", c->max_line, "Longest request line in bytes")
       ->envname("PARLEY_MAX_LINE")
       ->check(CLI::Range(256, 16 * 1024 * 1024));
+  app.add_option("--max-line-before-login", c->max_line_before_login,
+                 "Longest line in bytes until the client has logged in (at most --max-line)")
+      ->envname("PARLEY_MAX_LINE_BEFORE_LOGIN")
+      ->check(CLI::Range(256, 16 * 1024 * 1024));
   app.add_option("--max-queued-bytes", c->max_queued_bytes,
                  "Output bytes queued for one client before it is disconnected as too slow")
       ->envname("PARLEY_MAX_QUEUED_BYTES");
   app.add_option("--idle-timeout", c->idle_timeout,
                  "Seconds without input before a connection is closed (0 = never)")
       ->envname("PARLEY_IDLE_TIMEOUT");
+  app.add_option("--handshake-timeout", c->handshake_timeout,
+                 "Seconds a connection may take to log in, counted from connect (or logout) "
+                 "whatever it sends meanwhile (0 = no limit)")
+      ->envname("PARLEY_HANDSHAKE_TIMEOUT");
   app.add_option("--log-level", c->log_level, "trace, debug, info, warn, error")
       ->envname("PARLEY_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -104,8 +112,10 @@ std::string toToml(const Config& c) {
       << "threads = " << c.threads << "\n"
       << "blocking-threads = " << c.blocking_threads << "\n"
       << "max-line = " << c.max_line << "\n"
+      << "max-line-before-login = " << c.max_line_before_login << "\n"
       << "max-queued-bytes = " << c.max_queued_bytes << "\n"
       << "idle-timeout = " << c.idle_timeout << "\n"
+      << "handshake-timeout = " << c.handshake_timeout << "\n"
       << "log-level = " << str(c.log_level) << "\n"
       << "hash-cost = " << str(c.hash_cost) << "\n"
       << "token-ttl-hours = " << c.token_ttl_hours << "\n"

@@ -51,6 +51,11 @@ int parseConfig(int argc, char** argv, Config* c) {
                  "Seconds a connection may take to log in, counted from connect (or logout) "
                  "whatever it sends meanwhile (0 = no limit)")
       ->envname("PARLEY_HANDSHAKE_TIMEOUT");
+  app.add_option("--tls-cert", c->tls_cert,
+                 "PEM certificate chain: clients connect with TLS (needs --tls-key)")
+      ->envname("PARLEY_TLS_CERT");
+  app.add_option("--tls-key", c->tls_key, "PEM private key of --tls-cert")
+      ->envname("PARLEY_TLS_KEY");
   app.add_option("--log-level", c->log_level, "trace, debug, info, warn, error")
       ->envname("PARLEY_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -89,6 +94,9 @@ int parseConfig(int argc, char** argv, Config* c) {
   app.add_flag("--print-config", c->print_config, "Print the effective configuration and exit");
   try {
     app.parse(argc, argv);
+    if (c->tls_cert.empty() != c->tls_key.empty()) {
+      throw CLI::ValidationError("--tls-cert and --tls-key", "TLS needs both");
+    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -116,6 +124,8 @@ std::string toToml(const Config& c) {
       << "max-queued-bytes = " << c.max_queued_bytes << "\n"
       << "idle-timeout = " << c.idle_timeout << "\n"
       << "handshake-timeout = " << c.handshake_timeout << "\n"
+      << "tls-cert = " << str(c.tls_cert) << "\n"
+      << "tls-key = " << str(c.tls_key) << "\n"
       << "log-level = " << str(c.log_level) << "\n"
       << "hash-cost = " << str(c.hash_cost) << "\n"
       << "token-ttl-hours = " << c.token_ttl_hours << "\n"

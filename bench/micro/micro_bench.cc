@@ -1,6 +1,6 @@
 // parley-micro: Google Benchmark micro-suite of the server's hot paths, run
 // by bench/run and quoted in docs/performance.md:
-//   frame split      net::nextLine over a buffer of pipelined requests
+//   frame split      net::LineFramer over a buffer of 64 pipelined requests
 //   request parse    protocol::parseRequest of a typical `send`
 //   event serialize  the `message` event line for one recipient
 //   store insert     SqliteStore appends (synchronous=FULL, group commit)
@@ -29,15 +29,16 @@ const std::string kSend =
 void BM_FrameSplit(benchmark::State& state) {
   std::string input;
   for (int i = 0; i < 64; ++i) input += kSend + "\n";
+  net::LineFramer framer(64 * 1024);
   for (auto _ : state) {
-    size_t offset = 0;
+    framer.append(input);
+    std::string_view line;
     size_t lines = 0;
-    while (true) {
-      net::Frame f = net::nextLine(input, &offset, 64 * 1024);
-      if (f.result != net::Framed::kLine) break;
-      benchmark::DoNotOptimize(f.line.data());
+    while (framer.next(&line) == net::LineFramer::Next::kLine) {
+      benchmark::DoNotOptimize(line.data());
       ++lines;
     }
+    framer.compact();
     benchmark::DoNotOptimize(lines);
   }
   state.SetItemsProcessed(state.iterations() * 64);

@@ -2,25 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
-#include <array>
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <vector>
-
-#include "net/idle_sweeper.h"
-#include "net/line_framer.h"
 
 namespace parley::net {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
-
-// One read buffer per loop thread, shared by all its connections: an idle
-// connection then costs no buffer at all. Safe because reads happen
-// synchronously inside onReadable(), never as a pending async read.
-constexpr size_t kReadChunk = 64 * 1024;
-thread_local std::array<char, kReadChunk> t_read_buffer;
 
 // An output buffer bigger than this is given back once it has been written,
 // so a connection that once received a burst does not keep the memory.
@@ -31,40 +22,45 @@ constexpr std::chrono::seconds kCloseGrace{2};
 
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& options,
-                       std::string peer_address)
-    : socket_(std::move(socket)),
+Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& options)
+    : Connection(makePlainStream(std::move(socket)), options) {}
+
+Connection::Connection(ByteStreamPtr stream, const ConnectionOptions& options)
+    : stream_(std::move(stream)),
+      socket_(stream_->socket()),
       timer_(socket_.get_executor()),
       loop_(*socket_.get_executor().target<asio::io_context::executor_type>()),
       options_(options),
-      last_activity_(std::chrono::steady_clock::now()) {
+      framer_(options.max_line_bytes_before_auth > 0
+                  ? std::min(options.max_line_bytes_before_auth, options.max_line_bytes)
+                  : options.max_line_bytes),
+      last_activity_(std::chrono::steady_clock::now()),
+      handshake_deadline_(last_activity_ + options.handshake_timeout) {
   error_code ec;
   auto ep = socket_.remote_endpoint(ec);
-  peer_address_ = !peer_address.empty() ? std::move(peer_address)
-                  : ec                  ? ""
-                                        : ep.address().to_string();
-  peer_port_ = ec ? 0 : ep.port();
+  peer_address_ = ec ? "" : ep.address().to_string();
+  peer_ = ec ? "?" : peer_address_ + ":" + std::to_string(ep.port());
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  socket_.non_blocking(true, ec);
 }
 
-Connection::~Connection() {
-  if (sweeper_) sweeper_->remove(this);
-}
-
-std::string Connection::peer() const {
-  return peer_address_.empty() ? "?" : peer_address_ + ":" + std::to_string(peer_port_);
-}
+Connection::~Connection() = default;
 
 bool Connection::inLoopThread() const { return loop_.running_in_this_thread(); }
 
 void Connection::start(std::unique_ptr<LineHandler> handler) {
   handler_ = std::move(handler);
-  // An open connection owns itself until it closes: while reading is paused
-  // and nothing is being written, no pending operation holds it.
-  self_ = shared_from_this();
-  armRead();
-  asio::use_service<IdleSweeper>(loop_.context()).add(this, options_.idle_timeout);
+  armTimer();  // the handshake deadline covers the TLS handshake too
+  stream_->handshake([self = shared_from_this()](const error_code& ec) {
+    if (self->state_ == State::kClosed) return;
+    if (ec) {
+      spdlog::info("closing {}: handshake failed: {}", self->peer_, ec.message());
+      self->closeInLoop(/*flush_first=*/false);
+      return;
+    }
+    self->handshake_done_ = true;
+    self->armRead();
+    if (!self->write_in_flight_) self->startWrite();  // anything queued meanwhile
+  });
 }
 
 void Connection::post(std::function<void()> fn) {
@@ -97,13 +93,27 @@ void Connection::resumeReading() {
   if (!paused_) return;
   paused_ = false;
   if (state_ != State::kOpen) return;
-  // Lines that arrived while paused are still in input_; frame them first.
+  // Lines that arrived while paused are still in the framer; frame them first.
   // post() rather than a direct call: the caller may be inside onLine().
   post([this] {
     if (state_ != State::kOpen || paused_) return;
     processInput();
     armRead();
   });
+}
+
+void Connection::setAuthenticated(bool authenticated) {
+  if (authenticated == authenticated_) return;
+  authenticated_ = authenticated;
+  if (authenticated) {
+    framer_.setMaxLine(options_.max_line_bytes);
+    return;  // the pending timer wakes, finds no deadline, and re-arms for idle
+  }
+  framer_.setMaxLine(options_.max_line_bytes_before_auth > 0
+                         ? std::min(options_.max_line_bytes_before_auth, options_.max_line_bytes)
+                         : options_.max_line_bytes);
+  handshake_deadline_ = std::chrono::steady_clock::now() + options_.handshake_timeout;
+  armTimer();  // the deadline may come before the wake-up already set
 }
 
 void Connection::whenDrained(std::function<void()> fn) {
@@ -117,36 +127,24 @@ void Connection::whenDrained(std::function<void()> fn) {
 // --- reading ---------------------------------------------------------------
 
 void Connection::armRead() {
-  if (reading_ || paused_ || state_ != State::kOpen) return;
+  if (reading_ || paused_ || !handshake_done_ || state_ != State::kOpen) return;
   reading_ = true;
-  // Wait for readability instead of an async read into a private buffer:
-  // the shared thread-local buffer is only touched inside onReadable().
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](const error_code& ec) {
-                       self->reading_ = false;
-                       if (ec) {
-                         if (ec != asio::error::operation_aborted) self->closeInLoop(false);
-                         return;
-                       }
-                       self->onReadable();
-                     });
+  stream_->readSome([self = shared_from_this()](const error_code& ec, std::string_view data) {
+    self->reading_ = false;
+    if (ec) {
+      // EOF or reset: the peer is gone.
+      if (ec != asio::error::operation_aborted) self->closeInLoop(/*flush_first=*/false);
+      return;
+    }
+    self->onData(data);
+  });
 }
 
-void Connection::onReadable() {
+void Connection::onData(std::string_view data) {
   if (state_ != State::kOpen) return;
-  error_code ec;
-  size_t n = socket_.read_some(asio::buffer(t_read_buffer), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    armRead();
-    return;
-  }
-  if (ec || n == 0) {  // EOF or reset: the peer is gone
-    closeInLoop(/*flush_first=*/false);
-    return;
-  }
   last_activity_ = std::chrono::steady_clock::now();
   if (!discarding_) {
-    input_.append(t_read_buffer.data(), n);
+    framer_.append(data);
     processInput();
   }
   armRead();
@@ -154,36 +152,22 @@ void Connection::onReadable() {
 
 void Connection::processInput() {
   while (!paused_ && state_ == State::kOpen) {
-    Frame frame = nextLine(input_, &input_offset_, options_.max_line_bytes);
-    if (frame.result == Framed::kIncomplete) break;
-    if (frame.result == Framed::kTooLong) {
+    std::string_view line;
+    LineFramer::Next next = framer_.next(&line);
+    if (next == LineFramer::Next::kNeedMore) break;
+    if (next == LineFramer::Next::kTooLong) {
+      // Refused as soon as it is certain, even before the line's end
+      // arrives: waiting for it would let a peer grow the buffer.
       discarding_ = true;
       handler_->onOversizedLine();
       closeInLoop(/*flush_first=*/true);
       return;
     }
-    std::string_view line = frame.line;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;  // blank lines (e.g. from telnet) are ignored
     handler_->onLine(line);
   }
   // Paused with complete lines still waiting: nothing more is read until
-  // resumeReading(), so input_ cannot grow; leave it as it is.
-  if (paused_) return;
-  if (input_offset_ == input_.size()) {
-    // Give the buffer back once it is empty: idle connections hold none.
-    std::string().swap(input_);
-    input_offset_ = 0;
-  } else if (input_.size() - input_offset_ > options_.max_line_bytes) {
-    // An incomplete line is already over the limit: no need to wait for its
-    // end to refuse it, and waiting would let a peer grow this buffer.
-    discarding_ = true;
-    handler_->onOversizedLine();
-    closeInLoop(/*flush_first=*/true);
-  } else if (input_offset_ > 0) {
-    input_.erase(0, input_offset_);
-    input_offset_ = 0;
-  }
+  // resumeReading(), so the buffer cannot grow; leave it as it is.
+  if (!paused_) framer_.compact();
 }
 
 // --- writing ---------------------------------------------------------------
@@ -204,8 +188,7 @@ void Connection::sendInLoop(std::string line) {
     // The peer does not read what we send. Buffering more would let one slow
     // client consume unbounded memory, so cut it off now (Redis does the same
     // with client-output-buffer-limit).
-    spdlog::warn("closing {}: {} bytes queued for a peer that does not read", peer(),
-                 queued_bytes_);
+    spdlog::warn("closing {}: {} bytes queued for a peer that does not read", peer_, queued_bytes_);
     closeInLoop(/*flush_first=*/false);
     return;
   }
@@ -213,57 +196,78 @@ void Connection::sendInLoop(std::string line) {
 }
 
 void Connection::startWrite() {
-  if (output_.empty() || state_ == State::kClosed) return;
+  if (output_.empty() || !handshake_done_ || state_ == State::kClosed) return;
   writing_.swap(output_);
   write_in_flight_ = true;
-  asio::async_write(
-      socket_, asio::buffer(writing_),
-      [self = shared_from_this()](const error_code& ec, size_t /*bytes*/) {
-        self->write_in_flight_ = false;
-        if (self->state_ == State::kClosed) {
-          // Closed while this write was in flight: the buffer
-          // was kept alive for it (see finishClose); drop it now.
-          std::string().swap(self->writing_);
-          std::string().swap(self->output_);
-          self->queued_bytes_ = 0;
-          return;
-        }
-        if (ec) {
-          self->closeInLoop(/*flush_first=*/false);
-          return;
-        }
-        // Keep the buffer only while more output is coming
-        // (it becomes the next fill buffer); an idle
-        // connection holds none.
-        self->writing_.clear();
-        if (self->output_.empty() || self->writing_.capacity() > kKeepOutputCapacity) {
-          std::string().swap(self->writing_);
-        }
-        self->queued_bytes_ = self->output_.size();
-        if (!self->output_.empty()) {
-          self->startWrite();
-          return;
-        }
-        if (self->state_ == State::kClosing) {
-          self->finishClose();
-          return;
-        }
-        if (self->on_drained_) {
-          auto fn = std::move(self->on_drained_);
-          self->on_drained_ = nullptr;
-          fn();
-        }
-      });
+  stream_->write({asio::buffer(writing_)}, [self = shared_from_this()](const error_code& ec) {
+    self->write_in_flight_ = false;
+    if (self->state_ == State::kClosed) {
+      // Closed while this write was in flight: the buffer was kept alive
+      // for it (see finishClose); drop it now.
+      std::string().swap(self->writing_);
+      std::string().swap(self->output_);
+      self->queued_bytes_ = 0;
+      return;
+    }
+    if (ec) {
+      self->closeInLoop(/*flush_first=*/false);
+      return;
+    }
+    // Keep the buffer only while more output is coming (it becomes the next
+    // fill buffer); an idle connection holds none.
+    self->writing_.clear();
+    if (self->output_.empty() || self->writing_.capacity() > kKeepOutputCapacity) {
+      std::string().swap(self->writing_);
+    }
+    self->queued_bytes_ = self->output_.size();
+    if (!self->output_.empty()) {
+      self->startWrite();
+      return;
+    }
+    if (self->state_ == State::kClosing) {
+      self->finishClose();
+      return;
+    }
+    if (self->on_drained_) {
+      auto fn = std::move(self->on_drained_);
+      self->on_drained_ = nullptr;
+      fn();
+    }
+  });
 }
 
 // --- timers and closing ----------------------------------------------------
 
-void Connection::closeIfIdle(std::chrono::steady_clock::time_point now) {
+void Connection::armTimer() {
   if (state_ != State::kOpen) return;
-  if (now - last_activity_ >= options_.idle_timeout) {
-    spdlog::info("closing {}: idle for {} s", peer(), options_.idle_timeout.count());
-    closeInLoop(/*flush_first=*/false);
-  }
+  using Clock = std::chrono::steady_clock;
+  // One timer, woken at the earliest deadline and re-armed from there,
+  // rather than re-armed on every line: re-arming costs a cancel per line.
+  bool idle_check = options_.idle_timeout.count() > 0;
+  bool handshake_check = !authenticated_ && options_.handshake_timeout.count() > 0;
+  if (!idle_check && !handshake_check) return;
+  Clock::time_point wake = Clock::time_point::max();
+  if (idle_check) wake = last_activity_ + options_.idle_timeout;
+  if (handshake_check) wake = std::min(wake, handshake_deadline_);
+  timer_.expires_at(wake);
+  timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (ec || self->state_ != State::kOpen) return;
+    const ConnectionOptions& o = self->options_;
+    auto now = Clock::now();
+    if (!self->authenticated_ && o.handshake_timeout.count() > 0 &&
+        now >= self->handshake_deadline_) {
+      spdlog::info("closing {}: not logged in within {} s", self->peer_,
+                   o.handshake_timeout.count());
+      self->closeInLoop(/*flush_first=*/false);
+      return;
+    }
+    if (o.idle_timeout.count() > 0 && now - self->last_activity_ >= o.idle_timeout) {
+      spdlog::info("closing {}: idle for {} s", self->peer_, o.idle_timeout.count());
+      self->closeInLoop(/*flush_first=*/false);
+      return;
+    }
+    self->armTimer();
+  });
 }
 
 void Connection::closeInLoop(bool flush_first) {
@@ -286,13 +290,11 @@ void Connection::closeInLoop(bool flush_first) {
 void Connection::finishClose() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
-  if (sweeper_) sweeper_->remove(this);
   error_code ec;
   timer_.cancel();
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
-  // A write in flight still points into its buffer; its completion handler
-  // frees it. Otherwise free both now.
+  stream_->close();
+  // A write in flight still points into the queue; its completion handler
+  // frees it. Otherwise free it now.
   if (!write_in_flight_) {
     std::string().swap(writing_);
     std::string().swap(output_);
@@ -311,7 +313,6 @@ void Connection::finishClose() {
     asio::post(socket_.get_executor(),
                [self = shared_from_this(), h = std::move(handler_)] { h->onClose(); });
   }
-  self_.reset();  // last: pending operations (and the post above) hold their own
 }
 
 }  // namespace parley::net

@@ -1,7 +1,9 @@
 // Connection: one TCP client, pinned to one event loop. It frames the input
-// into lines (with a maximum size), keeps a byte-bounded write queue with
-// coalesced writes, and closes idle peers. It knows nothing of JSON or users:
-// complete lines go to a LineHandler.
+// into lines (with a maximum size, smaller until the peer has logged in),
+// keeps a byte-bounded write queue with coalesced writes, and closes idle
+// peers and peers that take too long to log in. It knows nothing of JSON or
+// users: complete lines go to a LineHandler, and the layer above says when
+// the peer is authenticated.
 //
 // Lifetime: owned by shared_ptr; every pending async operation holds one, so
 // the connection lives until its socket is closed and no handler is pending.
@@ -21,10 +23,12 @@
 #include <string>
 #include <string_view>
 
+#include "net/byte_stream.h"
+#include "net/line_framer.h"
+
 namespace parley::net {
 
 class Connection;
-class IdleSweeper;
 using ConnectionPtr = std::shared_ptr<Connection>;
 
 // Implemented by the layer above. Every callback runs on the connection's loop.
@@ -43,6 +47,16 @@ class LineHandler {
 struct ConnectionOptions {
   // Longest accepted line in bytes (PROTOCOL.md default 64 KiB).
   size_t max_line_bytes = 64 * 1024;
+  // Longest accepted line before setAuthenticated(true) (0 = max_line_bytes).
+  // Before login a client has no business sending big lines, and a stranger
+  // should not make the server buffer 64 KiB per connection; Redis caps the
+  // query buffer of unauthenticated clients the same way.
+  size_t max_line_bytes_before_auth = 0;
+  // A connection not authenticated this long after it was accepted (or after
+  // it logged out) is closed, whatever it sends: unlike the idle timeout,
+  // activity does not extend it, so a slowloris peer trickling bytes cannot
+  // hold a connection open. Zero disables.
+  std::chrono::seconds handshake_timeout{0};
   // Bytes waiting to be written before the peer is judged too slow and cut
   // off; bounds server memory per connection whatever the peer does.
   size_t max_queued_bytes = 4 * 1024 * 1024;
@@ -58,10 +72,10 @@ struct ConnectionOptions {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  // `peer_address`: the client's address when the caller already knows it
-  // (the acceptor counts connections per address); else it is looked up.
-  Connection(boost::asio::ip::tcp::socket socket, const ConnectionOptions& options,
-             std::string peer_address = "");
+  // Plain TCP over `socket`, which is on its loop's io_context.
+  Connection(boost::asio::ip::tcp::socket socket, const ConnectionOptions& options);
+  // Any byte stream (TLS); its socket is on its loop's io_context.
+  Connection(ByteStreamPtr stream, const ConnectionOptions& options);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
@@ -85,56 +99,57 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t queuedBytes() const { return queued_bytes_; }
   // `fn` runs once, the next time the write queue becomes empty.
   void whenDrained(std::function<void()> fn);
+  // The peer has logged in (true): the full line limit applies and the
+  // handshake deadline is lifted. Logged out (false): back to the pre-login
+  // limit, with a new deadline counted from now.
+  void setAuthenticated(bool authenticated);
+  // The line limit in force now.
+  size_t maxLineBytes() const { return framer_.maxLine(); }
 
-  std::string peer() const;  // "address:port", for logs
+  const std::string& peer() const { return peer_; }  // "address:port"
   const std::string& peerAddress() const { return peer_address_; }
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
   bool inLoopThread() const;
 
  private:
   void armRead();
-  void onReadable();
+  void onData(std::string_view data);
   void processInput();
   void sendInLoop(std::string line);
   void startWrite();
-  // Called by the loop's IdleSweeper: closes the connection if nothing was
-  // read for idle_timeout.
-  void closeIfIdle(std::chrono::steady_clock::time_point now);
-  friend class IdleSweeper;
+  void armTimer();
   void closeInLoop(bool flush_first);
   void finishClose();
 
-  boost::asio::ip::tcp::socket socket_;
-  boost::asio::steady_timer timer_;  // the close grace period
+  ByteStreamPtr stream_;
+  boost::asio::ip::tcp::socket& socket_;  // stream_'s TCP socket
+  boost::asio::steady_timer timer_;       // idle and handshake checks, then the close grace period
   // The socket was created on an io_context (TcpServer accepts onto a loop),
   // so its executor is that context's; kept to test "am I on the loop?".
   boost::asio::io_context::executor_type loop_;
   const ConnectionOptions& options_;
   std::unique_ptr<LineHandler> handler_;
-  uint16_t peer_port_ = 0;  // with peer_address_: the peer, for logs
+  std::string peer_;
   std::string peer_address_;
 
-  std::string input_;        // bytes received and not yet framed
-  size_t input_offset_ = 0;  // start of unprocessed bytes in input_
-  bool reading_ = false;     // an async wait for readability is pending
-  bool paused_ = false;      // the layer above asked to stop reading
-  bool discarding_ = false;  // an oversized line was seen; input is ignored
+  LineFramer framer_;            // bytes received and not yet handed up as lines
+  bool reading_ = false;         // a read is pending
+  bool handshake_done_ = false;  // reads and writes wait for the stream's handshake
+  bool paused_ = false;          // the layer above asked to stop reading
+  bool discarding_ = false;      // an oversized line was seen; input is ignored
 
   // Output: lines (each ending in "\n") collect in output_ while writing_ is
-  // on its way to the socket; then the two swap. Empty strings cost nothing.
+  // on its way to the peer; then the two swap. Empty strings cost nothing.
   std::string output_;
   std::string writing_;
   size_t queued_bytes_ = 0;       // output_ + writing_
-  bool write_in_flight_ = false;  // an async_write of writing_ is pending
+  bool write_in_flight_ = false;  // a write of writing_ is pending
   std::function<void()> on_drained_;
   std::function<void()> on_closed_;
 
   std::chrono::steady_clock::time_point last_activity_;
-  // Idle checks: this loop's sweeper and its intrusive list of connections.
-  ConnectionPtr self_;  // set while open (see start())
-  IdleSweeper* sweeper_ = nullptr;
-  Connection* idle_prev_ = nullptr;
-  Connection* idle_next_ = nullptr;
+  bool authenticated_ = false;
+  std::chrono::steady_clock::time_point handshake_deadline_;  // while !authenticated_
   enum class State { kOpen, kClosing, kClosed } state_ = State::kOpen;
 };
 

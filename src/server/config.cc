@@ -37,12 +37,25 @@ int parseConfig(int argc, char** argv, Config* c) {
   app.add_option("--max-line", c->max_line, "Longest request line in bytes")
       ->envname("PARLEY_MAX_LINE")
       ->check(CLI::Range(256, 16 * 1024 * 1024));
+  app.add_option("--max-line-before-login", c->max_line_before_login,
+                 "Longest line in bytes until the client has logged in (at most --max-line)")
+      ->envname("PARLEY_MAX_LINE_BEFORE_LOGIN")
+      ->check(CLI::Range(256, 16 * 1024 * 1024));
   app.add_option("--max-queued-bytes", c->max_queued_bytes,
                  "Output bytes queued for one client before it is disconnected as too slow")
       ->envname("PARLEY_MAX_QUEUED_BYTES");
   app.add_option("--idle-timeout", c->idle_timeout,
                  "Seconds without input before a connection is closed (0 = never)")
       ->envname("PARLEY_IDLE_TIMEOUT");
+  app.add_option("--handshake-timeout", c->handshake_timeout,
+                 "Seconds a connection may take to log in, counted from connect (or logout) "
+                 "whatever it sends meanwhile (0 = no limit)")
+      ->envname("PARLEY_HANDSHAKE_TIMEOUT");
+  app.add_option("--tls-cert", c->tls_cert,
+                 "PEM certificate chain: clients connect with TLS (needs --tls-key)")
+      ->envname("PARLEY_TLS_CERT");
+  app.add_option("--tls-key", c->tls_key, "PEM private key of --tls-cert")
+      ->envname("PARLEY_TLS_KEY");
   app.add_option("--log-level", c->log_level, "trace, debug, info, warn, error")
       ->envname("PARLEY_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -81,6 +94,9 @@ int parseConfig(int argc, char** argv, Config* c) {
   app.add_flag("--print-config", c->print_config, "Print the effective configuration and exit");
   try {
     app.parse(argc, argv);
+    if (c->tls_cert.empty() != c->tls_key.empty()) {
+      throw CLI::ValidationError("--tls-cert and --tls-key", "TLS needs both");
+    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -104,8 +120,12 @@ std::string toToml(const Config& c) {
       << "threads = " << c.threads << "\n"
       << "blocking-threads = " << c.blocking_threads << "\n"
       << "max-line = " << c.max_line << "\n"
+      << "max-line-before-login = " << c.max_line_before_login << "\n"
       << "max-queued-bytes = " << c.max_queued_bytes << "\n"
       << "idle-timeout = " << c.idle_timeout << "\n"
+      << "handshake-timeout = " << c.handshake_timeout << "\n"
+      << "tls-cert = " << str(c.tls_cert) << "\n"
+      << "tls-key = " << str(c.tls_key) << "\n"
       << "log-level = " << str(c.log_level) << "\n"
       << "hash-cost = " << str(c.hash_cost) << "\n"
       << "token-ttl-hours = " << c.token_ttl_hours << "\n"

@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
+  // Past a file size limit (RLIMIT_FSIZE) a write should fail like a full
+  // disk — the store answers `unavailable` and recovers — not kill the node.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   parley::server::ParleyServer server(config);
   parley::Status started = server.start();

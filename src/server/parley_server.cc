@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "net/tls_stream.h"
 #include "protocol/reply.h"
 #include "server/client_channel.h"
 
@@ -64,6 +65,8 @@ Status ParleyServer::start() {
   loops_ = std::make_unique<net::EventLoopPool>(config_.threads);
   net::ConnectionOptions conn;
   conn.max_line_bytes = config_.max_line;
+  conn.max_line_bytes_before_auth = config_.max_line_before_login;
+  conn.handshake_timeout = std::chrono::seconds(config_.handshake_timeout);
   conn.max_queued_bytes = config_.max_queued_bytes;
   conn.idle_timeout = std::chrono::seconds(config_.idle_timeout);
   conn.max_connections = config_.max_connections;
@@ -73,8 +76,15 @@ Status ParleyServer::start() {
   tcp_ = std::make_unique<net::TcpServer>(
       *loops_, conn, [this](const net::ConnectionPtr& c) -> std::unique_ptr<net::LineHandler> {
         auto channel = std::make_shared<ClientChannel>(*service_, c);
-        return std::make_unique<ClientLineHandler>(channel, config_.max_line, tracker_);
+        return std::make_unique<ClientLineHandler>(channel, tracker_);
       });
+  if (!config_.tls_cert.empty()) {
+    auto tls = net::TlsContext::loadServer(config_.tls_cert, config_.tls_key);
+    if (!tls.ok()) return tls.status();
+    tcp_->setStreamFactory([tls = std::move(tls).value()](boost::asio::ip::tcp::socket socket) {
+      return tls->wrap(std::move(socket));
+    });
+  }
   Status listened = tcp_->listen(config_.host, config_.port);
   if (!listened.ok()) return listened;
   tcp_->start();
@@ -92,9 +102,9 @@ Status ParleyServer::start() {
                  admin_->port());
   }
   spdlog::info(
-      "parley-server listening on {}:{} | store {} | bus {} | node {} | {} loop threads, "
+      "parley-server listening on {}:{}{} | store {} | bus {} | node {} | {} loop threads, "
       "{} blocking threads",
-      config_.host, tcp_->port(),
+      config_.host, tcp_->port(), config_.tls_cert.empty() ? "" : " (TLS)",
       config_.store.empty() ? "sqlite:" + config_.data : redactedStoreUrl(config_.store),
       config_.bus, config_.node_id, config_.threads, config_.blocking_threads);
   return Status::Ok();

@@ -122,7 +122,10 @@ class ChatService {
   Result<std::vector<Delivery>> inboxAfter(const User& me, Seq after);
 
  private:
-  Result<LoginResult> finishLogin(const User& user);
+  // A login issues a new token; a resume keeps the token it presented, so
+  // that one logout revokes it (a fresh token per resume would leave the
+  // presented one alive after logout, until it expires).
+  Result<LoginResult> finishLogin(const User& user, const std::string& resumed_token = "");
   // The append and what follows its commit (publish, reply). `on_pool`: the
   // caller is a pool thread, so a store that cannot queue may block here.
   void storeDirect(const User& me, const User& to, std::string text, bool on_pool, ReplyDone done);

@@ -35,8 +35,12 @@ struct Config {
   size_t max_friends = 1000;
   size_t max_connections = 100000;         // open connections on this node
   size_t max_connections_per_address = 0;  // from one client address (0 = unlimited)
-  uint16_t admin_port = 0;      // HTTP /metrics and /healthz on host:admin_port (0 = off)
+  uint16_t admin_port = 0;      // HTTP /metrics and /healthz on admin_host:admin_port (0 = off)
+  std::string admin_host;       // defaults to host
   std::string admin_port_file;  // if set, the bound admin port is written there
+  uint16_t web_port = 0;        // HTTP (web client) + WebSocket (/ws) on host:web_port (0 = off)
+  std::string web_port_file;    // if set, the bound web port is written there
+  std::string web_root;         // the web client's files; "" = look in the usual places
   std::string port_file;        // if set, the bound port is written there (tests, scripts)
   bool print_config = false;
 

@@ -1,6 +1,8 @@
 #include "server/config.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
@@ -16,9 +18,9 @@ constexpr const char* kDescription =
     "database and Redis: --store mysql://user:pass@host:3306/db --bus redis://host:6379\n"
     "\n"
     "Every option can also be set in a TOML file (--config FILE, keys as the option\n"
-    "names without dashes: port = 7000) or in an environment variable (PARLEY_PORT);\n"
-    "flags win over the environment, which wins over the file. --print-config shows\n"
-    "the result as a TOML file.";
+    "names without the leading dashes: web-port = 7080) or in an environment variable\n"
+    "(PARLEY_WEB_PORT); flags win over the environment, which wins over the file.\n"
+    "--print-config shows the result as a TOML file.";
 
 }  // namespace
 
@@ -27,7 +29,8 @@ int parseConfig(int argc, char** argv, Config* c) {
   app.get_formatter()->column_width(40);
   app.set_config("--config", "", "Read options from this TOML file");
   app.set_version_flag("--version", "parley-server 0.1.0");
-  app.option_defaults()->always_capture_default();
+  app.option_defaults()->always_capture_default()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);
 
   const char* net = "Listening";
   app.add_option("--host", c->host, "Address to listen on (all listeners)")
@@ -154,8 +157,24 @@ int parseConfig(int argc, char** argv, Config* c) {
   app.add_flag("--print-config", c->print_config,
                "Print the effective configuration as TOML and exit")
       ->group(ops);
+  // Precedence: flags > environment > file > defaults. CLI11 on its own
+  // lets the file win over the environment; operators expect the opposite
+  // (a unit's Environment= or a container's env overrides the shared file).
+  // So set variables become flags placed before the real ones, and with
+  // "last one wins" the real flags still override them.
+  std::vector<std::string> args;
+  for (const CLI::Option* opt : app.get_options()) {
+    const std::string& env = opt->get_envname();
+    const char* value = env.empty() ? nullptr : std::getenv(env.c_str());
+    if (value) {
+      args.push_back(opt->get_name());
+      args.push_back(value);
+    }
+  }
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

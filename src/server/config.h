@@ -1,5 +1,6 @@
 // Server configuration: defaults, then a config file (TOML, --config), then
 // environment variables (PARLEY_*), then flags — the later wins.
+// docs/operations.md lists every option.
 #pragma once
 
 #include <cstddef>

@@ -62,26 +62,26 @@ void WebServer::stopAccepting() {
   acceptor_.close(ec);
 }
 
-bool WebServer::admit(const std::string& address) {
-  if (options_.max_connections > 0 && open_.load() >= options_.max_connections) return false;
+bool WebServer::Admission::admit(const std::string& address, const ConnectionOptions& options) {
+  if (options.max_connections > 0 && open.load() >= options.max_connections) return false;
   {
-    std::lock_guard<std::mutex> lock(per_address_mu_);
-    size_t& n = per_address_[address];
-    if (options_.max_connections_per_address > 0 && n >= options_.max_connections_per_address) {
-      if (n == 0) per_address_.erase(address);
+    std::lock_guard<std::mutex> lock(mu);
+    size_t& n = per_address[address];
+    if (options.max_connections_per_address > 0 && n >= options.max_connections_per_address) {
+      if (n == 0) per_address.erase(address);
       return false;
     }
     ++n;
   }
-  open_.fetch_add(1);
+  open.fetch_add(1);
   return true;
 }
 
-void WebServer::release(const std::string& address) {
-  open_.fetch_sub(1);
-  std::lock_guard<std::mutex> lock(per_address_mu_);
-  auto it = per_address_.find(address);
-  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+void WebServer::Admission::release(const std::string& address) {
+  open.fetch_sub(1);
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = per_address.find(address);
+  if (it != per_address.end() && --it->second == 0) per_address.erase(it);
 }
 
 void WebServer::accept() {
@@ -99,7 +99,7 @@ void WebServer::accept() {
     accepted_.fetch_add(1, std::memory_order_relaxed);
     error_code addr_ec;
     std::string address = socket.remote_endpoint(addr_ec).address().to_string();
-    if (!admit(address)) {
+    if (!admission_->admit(address, options_)) {
       // Over a limit: a short 503 carrying the protocol's error object (a
       // small write into an empty socket buffer does not block), then close.
       std::string body = options_.reject_line;
@@ -114,7 +114,8 @@ void WebServer::accept() {
     } else {
       // The slot releases the connection's place under the limits when the
       // last holder (the HTTP session, or the WebSocket it became) is gone.
-      std::shared_ptr<void> slot(nullptr, [this, address](void*) { release(address); });
+      std::shared_ptr<void> slot(
+          nullptr, [admission = admission_, address](void*) { admission->release(address); });
       asio::post(loop, [this, s = std::move(socket), slot = std::move(slot)]() mutable {
         std::make_shared<HttpSession>(std::move(s), *this, std::move(slot))->start();
       });
@@ -126,9 +127,9 @@ void WebServer::accept() {
 void WebServer::upgrade(asio::ip::tcp::socket socket, WebSocketConnection::UpgradeRequest request,
                         std::shared_ptr<void> slot) {
   auto ws = std::make_shared<WebSocketConnection>(std::move(socket), options_);
-  websockets_.fetch_add(1);
-  ws->setCloseCallback([this, slot = std::move(slot)]() mutable {
-    websockets_.fetch_sub(1);
+  admission_->websockets.fetch_add(1);
+  ws->setCloseCallback([admission = admission_, slot = std::move(slot)]() mutable {
+    admission->websockets.fetch_sub(1);
     slot.reset();
   });
   ws->start(std::move(request), factory_(ws));

@@ -54,8 +54,8 @@ class WebServer {
 
   uint16_t port() const { return port_; }
   size_t accepted() const { return accepted_.load(); }
-  size_t open() const { return open_.load(); }
-  size_t websockets() const { return websockets_.load(); }
+  size_t open() const { return admission_->open.load(); }
+  size_t websockets() const { return admission_->websockets.load(); }
 
   // For HttpSession (loop thread): the web client's files, or null.
   const StaticFiles* files() const { return files_.get(); }
@@ -65,9 +65,19 @@ class WebServer {
                std::shared_ptr<void> slot);
 
  private:
+  // The connection counts, shared with every connection's slot so that a
+  // slot may outlive the server (connections parked on stopped loops are
+  // destroyed after it).
+  struct Admission {
+    std::atomic<size_t> open{0};
+    std::atomic<size_t> websockets{0};
+    std::mutex mu;
+    std::unordered_map<std::string, size_t> per_address;  // guarded by mu
+    bool admit(const std::string& address, const ConnectionOptions& options);
+    void release(const std::string& address);
+  };
+
   void accept();
-  bool admit(const std::string& address);
-  void release(const std::string& address);
 
   EventLoopPool& loops_;
   const ConnectionOptions options_;  // connections refer to it
@@ -79,10 +89,7 @@ class WebServer {
   std::thread accept_thread_;
   uint16_t port_ = 0;
   std::atomic<size_t> accepted_{0};
-  std::atomic<size_t> open_{0};
-  std::atomic<size_t> websockets_{0};
-  std::mutex per_address_mu_;
-  std::unordered_map<std::string, size_t> per_address_;  // guarded by per_address_mu_
+  std::shared_ptr<Admission> admission_ = std::make_shared<Admission>();
 };
 
 }  // namespace parley::net

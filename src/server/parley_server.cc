@@ -188,9 +188,9 @@ void ParleyServer::stop() {
   if (pool_) pool_->shutdown();  // finishes queued store work (acks, presence)
   if (loops_) loops_->stop();
   if (service_) service_->stop();
-  loops_.reset();  // before web_: parked connections release their slots into it
-  tcp_.reset();
+  tcp_.reset();  // before loops_: a pending accept holds a socket on a loop
   web_.reset();
+  loops_.reset();
   service_.reset();
   pool_.reset();
   bus_.reset();

@@ -51,11 +51,11 @@ class ParleyServer {
   BusPtr bus_;
   std::unique_ptr<BlockingPool> pool_;
   std::unique_ptr<ChatService> service_;
-  std::unique_ptr<net::TcpServer> tcp_;
-  // Declared before loops_ so it is destroyed after them: connections still
-  // parked on a stopped loop hold their slot in its limits.
-  std::unique_ptr<net::WebServer> web_;
   std::unique_ptr<net::EventLoopPool> loops_;
+  // After loops_: the listeners go first (a pending accept holds a socket
+  // on one of the loops).
+  std::unique_ptr<net::TcpServer> tcp_;
+  std::unique_ptr<net::WebServer> web_;
   ConnectionTracker tracker_;
   Metrics metrics_;
   double start_time_seconds_ = 0;

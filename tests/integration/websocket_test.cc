@@ -193,7 +193,7 @@ TEST_F(WebSocketTest, MetricsCountWebSocketsAndShutdownSaysGoodbye) {
   EXPECT_EQ(metric("parley_connections_open{listener=\"web\"}"), 2);
   EXPECT_EQ(metric("parley_sessions"), 2);
   EXPECT_EQ(metric("parley_connections_open{listener=\"tcp\"}"), 0);
-  EXPECT_EQ(server_->stop(), 0);
+  EXPECT_EQ(server_->stop(), 0) << server_->logTail();
   auto bye = alice->nextEventOf("shutdown");
   ASSERT_TRUE(bye);
   EXPECT_EQ((*bye)["reason"], "server shutting down");

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -32,7 +33,11 @@ Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& op
       timer_(socket_.get_executor()),
       loop_(*socket_.get_executor().target<asio::io_context::executor_type>()),
       options_(options),
-      last_activity_(std::chrono::steady_clock::now()) {
+      framer_(options.max_line_bytes_before_auth > 0
+                  ? std::min(options.max_line_bytes_before_auth, options.max_line_bytes)
+                  : options.max_line_bytes),
+      last_activity_(std::chrono::steady_clock::now()),
+      handshake_deadline_(last_activity_ + options.handshake_timeout) {
   error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   peer_address_ = ec ? "" : ep.address().to_string();
@@ -48,7 +53,7 @@ bool Connection::inLoopThread() const { return loop_.running_in_this_thread(); }
 void Connection::start(std::unique_ptr<LineHandler> handler) {
   handler_ = std::move(handler);
   armRead();
-  armIdleTimer();
+  armTimer();
 }
 
 void Connection::post(std::function<void()> fn) {
@@ -81,13 +86,27 @@ void Connection::resumeReading() {
   if (!paused_) return;
   paused_ = false;
   if (state_ != State::kOpen) return;
-  // Lines that arrived while paused are still in input_; frame them first.
+  // Lines that arrived while paused are still in the framer; frame them first.
   // post() rather than a direct call: the caller may be inside onLine().
   post([this] {
     if (state_ != State::kOpen || paused_) return;
     processInput();
     armRead();
   });
+}
+
+void Connection::setAuthenticated(bool authenticated) {
+  if (authenticated == authenticated_) return;
+  authenticated_ = authenticated;
+  if (authenticated) {
+    framer_.setMaxLine(options_.max_line_bytes);
+    return;  // the pending timer wakes, finds no deadline, and re-arms for idle
+  }
+  framer_.setMaxLine(options_.max_line_bytes_before_auth > 0
+                         ? std::min(options_.max_line_bytes_before_auth, options_.max_line_bytes)
+                         : options_.max_line_bytes);
+  handshake_deadline_ = std::chrono::steady_clock::now() + options_.handshake_timeout;
+  armTimer();  // the deadline may come before the wake-up already set
 }
 
 void Connection::whenDrained(std::function<void()> fn) {
@@ -130,7 +149,7 @@ void Connection::onReadable() {
   }
   last_activity_ = std::chrono::steady_clock::now();
   if (!discarding_) {
-    input_.append(t_read_buffer.data(), n);
+    framer_.append(std::string_view(t_read_buffer.data(), n));
     processInput();
   }
   armRead();
@@ -138,38 +157,22 @@ void Connection::onReadable() {
 
 void Connection::processInput() {
   while (!paused_ && state_ == State::kOpen) {
-    size_t nl = input_.find('\n', input_offset_);
-    if (nl == std::string::npos) break;
-    std::string_view line(input_.data() + input_offset_, nl - input_offset_);
-    input_offset_ = nl + 1;
-    if (line.size() > options_.max_line_bytes) {
+    std::string_view line;
+    LineFramer::Next next = framer_.next(&line);
+    if (next == LineFramer::Next::kNeedMore) break;
+    if (next == LineFramer::Next::kTooLong) {
+      // Refused as soon as it is certain, even before the line's end
+      // arrives: waiting for it would let a peer grow the buffer.
       discarding_ = true;
       handler_->onOversizedLine();
       closeInLoop(/*flush_first=*/true);
       return;
     }
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;  // blank lines (e.g. from telnet) are ignored
     handler_->onLine(line);
   }
   // Paused with complete lines still waiting: nothing more is read until
-  // resumeReading(), so input_ cannot grow; leave it as it is.
-  if (paused_) return;
-  if (input_offset_ == input_.size()) {
-    input_.clear();
-    input_offset_ = 0;
-    // Give back a big buffer once it is empty: idle connections stay small.
-    if (input_.capacity() > 4096) std::string().swap(input_);
-  } else if (input_.size() - input_offset_ > options_.max_line_bytes) {
-    // An incomplete line is already over the limit: no need to wait for its
-    // end to refuse it, and waiting would let a peer grow this buffer.
-    discarding_ = true;
-    handler_->onOversizedLine();
-    closeInLoop(/*flush_first=*/true);
-  } else if (input_offset_ > 0) {
-    input_.erase(0, input_offset_);
-    input_offset_ = 0;
-  }
+  // resumeReading(), so the buffer cannot grow; leave it as it is.
+  if (!paused_) framer_.compact();
 }
 
 // --- writing ---------------------------------------------------------------
@@ -235,20 +238,35 @@ void Connection::startWrite() {
 
 // --- timers and closing ----------------------------------------------------
 
-void Connection::armIdleTimer() {
-  if (options_.idle_timeout.count() == 0 || state_ != State::kOpen) return;
-  // One timer that wakes every idle_timeout and compares with the last read,
-  // rather than re-arming on every line: re-arming costs a cancel per line.
-  timer_.expires_after(options_.idle_timeout);
+void Connection::armTimer() {
+  if (state_ != State::kOpen) return;
+  using Clock = std::chrono::steady_clock;
+  // One timer, woken at the earliest deadline and re-armed from there,
+  // rather than re-armed on every line: re-arming costs a cancel per line.
+  bool idle_check = options_.idle_timeout.count() > 0;
+  bool handshake_check = !authenticated_ && options_.handshake_timeout.count() > 0;
+  if (!idle_check && !handshake_check) return;
+  Clock::time_point wake = Clock::time_point::max();
+  if (idle_check) wake = last_activity_ + options_.idle_timeout;
+  if (handshake_check) wake = std::min(wake, handshake_deadline_);
+  timer_.expires_at(wake);
   timer_.async_wait([self = shared_from_this()](const error_code& ec) {
     if (ec || self->state_ != State::kOpen) return;
-    auto idle = std::chrono::steady_clock::now() - self->last_activity_;
-    if (idle >= self->options_.idle_timeout) {
-      spdlog::info("closing {}: idle for {} s", self->peer_, self->options_.idle_timeout.count());
+    const ConnectionOptions& o = self->options_;
+    auto now = Clock::now();
+    if (!self->authenticated_ && o.handshake_timeout.count() > 0 &&
+        now >= self->handshake_deadline_) {
+      spdlog::info("closing {}: not logged in within {} s", self->peer_,
+                   o.handshake_timeout.count());
       self->closeInLoop(/*flush_first=*/false);
       return;
     }
-    self->armIdleTimer();
+    if (o.idle_timeout.count() > 0 && now - self->last_activity_ >= o.idle_timeout) {
+      spdlog::info("closing {}: idle for {} s", self->peer_, o.idle_timeout.count());
+      self->closeInLoop(/*flush_first=*/false);
+      return;
+    }
+    self->armTimer();
   });
 }
 

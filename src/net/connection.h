@@ -1,7 +1,9 @@
 // Connection: one TCP client, pinned to one event loop. It frames the input
-// into lines (with a maximum size), keeps a byte-bounded write queue with
-// coalesced writes, and closes idle peers. It knows nothing of JSON or users:
-// complete lines go to a LineHandler.
+// into lines (with a maximum size, smaller until the peer has logged in),
+// keeps a byte-bounded write queue with coalesced writes, and closes idle
+// peers and peers that take too long to log in. It knows nothing of JSON or
+// users: complete lines go to a LineHandler, and the layer above says when
+// the peer is authenticated.
 //
 // Lifetime: owned by shared_ptr; every pending async operation holds one, so
 // the connection lives until its socket is closed and no handler is pending.
@@ -22,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/line_framer.h"
 #include "net/transport.h"
 
 namespace parley::net {
@@ -45,6 +48,16 @@ class LineHandler {
 struct ConnectionOptions {
   // Longest accepted line in bytes (PROTOCOL.md default 64 KiB).
   size_t max_line_bytes = 64 * 1024;
+  // Longest accepted line before setAuthenticated(true) (0 = max_line_bytes).
+  // Before login a client has no business sending big lines, and a stranger
+  // should not make the server buffer 64 KiB per connection; Redis caps the
+  // query buffer of unauthenticated clients the same way.
+  size_t max_line_bytes_before_auth = 0;
+  // A connection not authenticated this long after it was accepted (or after
+  // it logged out) is closed, whatever it sends: unlike the idle timeout,
+  // activity does not extend it, so a slowloris peer trickling bytes cannot
+  // hold a connection open. Zero disables.
+  std::chrono::seconds handshake_timeout{0};
   // Bytes waiting to be written before the peer is judged too slow and cut
   // off; bounds server memory per connection whatever the peer does.
   size_t max_queued_bytes = 4 * 1024 * 1024;
@@ -84,6 +97,12 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   size_t queuedBytes() const override { return queued_bytes_; }
   // `fn` runs once, the next time the write queue becomes empty.
   void whenDrained(std::function<void()> fn) override;
+  // The peer has logged in (true): the full line limit applies and the
+  // handshake deadline is lifted. Logged out (false): back to the pre-login
+  // limit, with a new deadline counted from now.
+  void setAuthenticated(bool authenticated) override;
+  // The line limit in force now.
+  size_t maxLineBytes() const override { return framer_.maxLine(); }
 
   const std::string& peer() const { return peer_; }  // "address:port"
   const std::string& peerAddress() const override { return peer_address_; }
@@ -96,12 +115,12 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   void processInput();
   void sendInLoop(std::string line);
   void startWrite();
-  void armIdleTimer();
+  void armTimer();
   void closeInLoop(bool flush_first);
   void finishClose();
 
   boost::asio::ip::tcp::socket socket_;
-  boost::asio::steady_timer timer_;  // idle checks, then the close grace period
+  boost::asio::steady_timer timer_;  // idle and handshake checks, then the close grace period
   // The socket was created on an io_context (TcpServer accepts onto a loop),
   // so its executor is that context's; kept to test "am I on the loop?".
   boost::asio::io_context::executor_type loop_;
@@ -110,8 +129,7 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   std::string peer_;
   std::string peer_address_;
 
-  std::string input_;        // bytes received and not yet framed
-  size_t input_offset_ = 0;  // start of unprocessed bytes in input_
+  LineFramer framer_;        // bytes received and not yet handed up as lines
   bool reading_ = false;     // an async wait for readability is pending
   bool paused_ = false;      // the layer above asked to stop reading
   bool discarding_ = false;  // an oversized line was seen; input is ignored
@@ -123,6 +141,8 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   std::function<void()> on_closed_;
 
   std::chrono::steady_clock::time_point last_activity_;
+  bool authenticated_ = false;
+  std::chrono::steady_clock::time_point handshake_deadline_;  // while !authenticated_
   enum class State { kOpen, kClosing, kClosed } state_ = State::kOpen;
 };
 

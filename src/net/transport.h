@@ -38,6 +38,11 @@ class Transport {
   virtual void whenDrained(std::function<void()> fn) = 0;
   // The client's IP address (for per-address limits), or "".
   virtual const std::string& peerAddress() const = 0;
+  // The peer logged in (true) or out (false): the pre-login limits (a
+  // smaller frame limit, a deadline to log in) apply exactly while logged out.
+  virtual void setAuthenticated(bool authenticated) = 0;
+  // The frame-size limit in force now, in bytes.
+  virtual size_t maxLineBytes() const = 0;
 };
 
 using TransportPtr = std::shared_ptr<Transport>;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -31,7 +33,8 @@ WebSocketConnection::WebSocketConnection(asio::ip::tcp::socket socket,
       timer_(ws_.get_executor()),
       loop_(*ws_.get_executor().target<asio::io_context::executor_type>()),
       options_(options),
-      last_activity_(std::chrono::steady_clock::now()) {
+      last_activity_(std::chrono::steady_clock::now()),
+      handshake_deadline_(last_activity_ + options.handshake_timeout) {
   error_code ec;
   auto& socket_ref = beast::get_lowest_layer(ws_).socket();
   auto ep = socket_ref.remote_endpoint(ec);
@@ -70,7 +73,7 @@ void WebSocketConnection::start(UpgradeRequest request, std::unique_ptr<LineHand
     self->open_ = true;
     self->ws_.text(true);
     self->armRead();
-    self->armIdleTimer();
+    self->armTimer();
     self->startWrite();
   });
 }
@@ -107,6 +110,19 @@ void WebSocketConnection::resumeReading() {
   post([this] { armRead(); });
 }
 
+void WebSocketConnection::setAuthenticated(bool authenticated) {
+  if (authenticated == authenticated_) return;
+  authenticated_ = authenticated;
+  if (authenticated) return;  // the pending timer finds no deadline and re-arms for idle
+  handshake_deadline_ = std::chrono::steady_clock::now() + options_.handshake_timeout;
+  armTimer();  // the deadline may come before the wake-up already set
+}
+
+size_t WebSocketConnection::maxLineBytes() const {
+  if (authenticated_ || options_.max_line_bytes_before_auth == 0) return options_.max_line_bytes;
+  return std::min(options_.max_line_bytes_before_auth, options_.max_line_bytes);
+}
+
 void WebSocketConnection::whenDrained(std::function<void()> fn) {
   if (write_queue_.empty()) {
     post(std::move(fn));
@@ -136,7 +152,7 @@ void WebSocketConnection::onRead(const error_code& ec) {
   }
   if (state_ != State::kOpen) return;
   last_activity_ = std::chrono::steady_clock::now();
-  if (input_.size() > options_.max_line_bytes) {
+  if (input_.size() > maxLineBytes()) {
     // Same rule as an over-long line: say why, then close (1009 "too big").
     input_.clear();
     handler_->onOversizedLine();
@@ -212,20 +228,36 @@ void WebSocketConnection::startWrite() {
 
 // --- timers and closing ----------------------------------------------------
 
-void WebSocketConnection::armIdleTimer() {
-  if (options_.idle_timeout.count() == 0 || state_ != State::kOpen) return;
-  timer_.expires_after(options_.idle_timeout);
+void WebSocketConnection::armTimer() {
+  if (state_ != State::kOpen) return;
+  using Clock = std::chrono::steady_clock;
+  bool idle_check = options_.idle_timeout.count() > 0;
+  bool handshake_check = !authenticated_ && options_.handshake_timeout.count() > 0;
+  if (!idle_check && !handshake_check) return;
+  Clock::time_point wake = Clock::time_point::max();
+  if (idle_check) wake = last_activity_ + options_.idle_timeout;
+  if (handshake_check) wake = std::min(wake, handshake_deadline_);
+  timer_.expires_at(wake);
   timer_.async_wait([self = shared_from_this()](const error_code& ec) {
     if (ec || self->state_ != State::kOpen) return;
-    auto idle = std::chrono::steady_clock::now() - self->last_activity_;
-    if (idle >= self->options_.idle_timeout) {
+    const ConnectionOptions& o = self->options_;
+    auto now = Clock::now();
+    if (!self->authenticated_ && o.handshake_timeout.count() > 0 &&
+        now >= self->handshake_deadline_) {
+      spdlog::info("closing WebSocket client {}: not logged in within {} s", self->peer_address_,
+                   o.handshake_timeout.count());
+      self->close_code_ = websocket::close_code::policy_error;
+      self->closeInLoop(/*flush_first=*/true);
+      return;
+    }
+    if (o.idle_timeout.count() > 0 && now - self->last_activity_ >= o.idle_timeout) {
       spdlog::info("closing WebSocket client {}: idle for {} s", self->peer_address_,
-                   self->options_.idle_timeout.count());
+                   o.idle_timeout.count());
       self->close_code_ = websocket::close_code::going_away;
       self->closeInLoop(/*flush_first=*/true);
       return;
     }
-    self->armIdleTimer();
+    self->armTimer();
   });
 }
 

@@ -4,7 +4,9 @@
 // frame for the handler, each send() one text message. The same limits hold:
 // a message longer than max_line_bytes gets the handler's last reply and the
 // connection closes (close code 1009); a byte-bounded write queue cuts off a
-// peer that does not read; no input for idle_timeout closes it.
+// peer that does not read; no input for idle_timeout closes it; until
+// setAuthenticated(true) the smaller pre-login limit and the handshake
+// deadline apply.
 //
 // Lifetime and thread safety: as net::Connection (shared_ptr held by pending
 // operations; send/post/close from any thread, the rest on the loop).
@@ -55,6 +57,8 @@ class WebSocketConnection : public Transport,
   size_t queuedBytes() const override { return queued_bytes_; }
   void whenDrained(std::function<void()> fn) override;
   const std::string& peerAddress() const override { return peer_address_; }
+  void setAuthenticated(bool authenticated) override;
+  size_t maxLineBytes() const override;
 
  private:
   bool inLoopThread() const { return loop_.running_in_this_thread(); }
@@ -62,7 +66,9 @@ class WebSocketConnection : public Transport,
   void onRead(const boost::system::error_code& ec);
   void sendInLoop(std::string frame);
   void startWrite();
-  void armIdleTimer();
+  // One timer for the idle timeout and the login deadline, woken at the
+  // earlier of the two (as in Connection).
+  void armTimer();
   void closeInLoop(bool flush_first);
   void startCloseHandshake();
   void finishClose();
@@ -87,6 +93,8 @@ class WebSocketConnection : public Transport,
   std::function<void()> on_closed_;
 
   std::chrono::steady_clock::time_point last_activity_;
+  bool authenticated_ = false;
+  std::chrono::steady_clock::time_point handshake_deadline_;  // while not authenticated
   enum class State { kOpen, kClosing, kClosed } state_ = State::kOpen;
 };
 

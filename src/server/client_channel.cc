@@ -55,9 +55,17 @@ void ClientChannel::processNext() {
       self->session_->sink().send(result.ok() ? protocol::serializeOk(rid, result.value())
                                               : protocol::serializeError(rid, result.status()));
       self->busy_ = false;
+      self->syncAuthenticated();
       self->processNext();
     });
   }
+}
+
+void ClientChannel::syncAuthenticated() {
+  bool now = session_->user().has_value();
+  if (now == authenticated_) return;
+  authenticated_ = now;
+  if (auto c = connection_.lock()) c->setAuthenticated(now);
 }
 
 void ClientChannel::count(const Status& status) {
@@ -66,10 +74,14 @@ void ClientChannel::count(const Status& status) {
   if (!status.ok()) metrics_->countError(status.code());
 }
 
-void ClientChannel::onOversizedLine(size_t limit) {
+void ClientChannel::onOversizedLine() {
   if (metrics_) metrics_->countError(Code::kTooLarge);
+  auto c = connection_.lock();
+  if (!c) return;
+  std::string limit = std::to_string(c->maxLineBytes()) + " bytes";
   session_->sink().send(protocol::serializeError(
-      nullptr, Status::TooLarge("line longer than " + std::to_string(limit) + " bytes")));
+      nullptr, Status::TooLarge("line longer than " + limit +
+                                (authenticated_ ? std::string() : " before login"))));
 }
 
 void ClientChannel::onClose() {
@@ -93,9 +105,9 @@ void ClientChannel::shutdown(const std::string& reason) {
   }
 }
 
-ClientLineHandler::ClientLineHandler(std::shared_ptr<ClientChannel> channel, size_t max_line,
+ClientLineHandler::ClientLineHandler(std::shared_ptr<ClientChannel> channel,
                                      ConnectionTracker& tracker)
-    : channel_(std::move(channel)), max_line_(max_line), tracker_(tracker) {
+    : channel_(std::move(channel)), tracker_(tracker) {
   tracker_.add(channel_);
 }
 

@@ -29,7 +29,7 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
   void count(const Status& status);
 
   void onLine(std::string_view line);
-  void onOversizedLine(size_t limit);
+  void onOversizedLine();
   void onClose();
 
   // Tells the client the server is going down, then closes. Any thread.
@@ -37,6 +37,9 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
 
  private:
   void processNext();
+  // Tells the connection when the session logs in or out, so the pre-login
+  // limits (line size, handshake deadline) apply exactly while logged out.
+  void syncAuthenticated();
 
   Metrics* metrics_;
   std::weak_ptr<net::Transport> connection_;
@@ -44,21 +47,20 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
   std::deque<std::string> waiting_;  // lines received while a request runs
   bool busy_ = false;
   bool closed_ = false;
+  bool authenticated_ = false;  // as last told to the connection
 };
 
 // The LineHandler the connection owns; forwards to a shared ClientChannel so
 // that callbacks still pending on the pool can outlive the handler safely.
 class ClientLineHandler : public net::LineHandler {
  public:
-  ClientLineHandler(std::shared_ptr<ClientChannel> channel, size_t max_line,
-                    ConnectionTracker& tracker);
+  ClientLineHandler(std::shared_ptr<ClientChannel> channel, ConnectionTracker& tracker);
   void onLine(std::string_view line) override { channel_->onLine(line); }
-  void onOversizedLine() override { channel_->onOversizedLine(max_line_); }
+  void onOversizedLine() override { channel_->onOversizedLine(); }
   void onClose() override;
 
  private:
   std::shared_ptr<ClientChannel> channel_;
-  size_t max_line_;
   ConnectionTracker& tracker_;
 };
 

@@ -104,6 +104,11 @@ int parseConfig(int argc, char** argv, Config* c) {
       ->envname("PARLEY_MAX_LINE")
       ->check(CLI::Range(256, 16 * 1024 * 1024))
       ->group(limits);
+  app.add_option("--max-line-before-login", c->max_line_before_login,
+                 "Longest request until the client has logged in, bytes (at most --max-line)")
+      ->envname("PARLEY_MAX_LINE_BEFORE_LOGIN")
+      ->check(CLI::Range(256, 16 * 1024 * 1024))
+      ->group(limits);
   app.add_option("--max-queued-bytes", c->max_queued_bytes,
                  "Output queued for one client before it is cut off as too slow, bytes")
       ->envname("PARLEY_MAX_QUEUED_BYTES")
@@ -111,6 +116,11 @@ int parseConfig(int argc, char** argv, Config* c) {
   app.add_option("--idle-timeout", c->idle_timeout,
                  "Seconds without input before a connection is closed (0 = never)")
       ->envname("PARLEY_IDLE_TIMEOUT")
+      ->group(limits);
+  app.add_option("--handshake-timeout", c->handshake_timeout,
+                 "Seconds a connection may take to log in, counted from connect (or logout) "
+                 "whatever it sends meanwhile (0 = no limit)")
+      ->envname("PARLEY_HANDSHAKE_TIMEOUT")
       ->group(limits);
   app.add_option("--rate-per-connection", c->rate_per_connection,
                  "Messages per second one connection may send (0 = unlimited)")
@@ -213,8 +223,10 @@ std::string toToml(const Config& c) {
       << "hash-cost = " << str(c.hash_cost) << "\n"
       << "token-ttl-hours = " << c.token_ttl_hours << "\n"
       << "max-line = " << c.max_line << "\n"
+      << "max-line-before-login = " << c.max_line_before_login << "\n"
       << "max-queued-bytes = " << c.max_queued_bytes << "\n"
       << "idle-timeout = " << c.idle_timeout << "\n"
+      << "handshake-timeout = " << c.handshake_timeout << "\n"
       << "rate-per-connection = " << c.rate_per_connection << "\n"
       << "rate-per-user = " << c.rate_per_user << "\n"
       << "login-failures-per-minute = " << c.login_failures_per_minute << "\n"

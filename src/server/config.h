@@ -36,6 +36,11 @@ struct Config {
   size_t max_friends = 1000;
   size_t max_connections = 100000;         // open connections on this node
   size_t max_connections_per_address = 0;  // from one client address (0 = unlimited)
+  // Until a connection has logged in: the longest line in bytes (register
+  // and login fit easily), and the seconds it has to log in, counted from
+  // connect or logout whatever it sends meanwhile (0 = no limit).
+  size_t max_line_before_login = 4096;
+  unsigned handshake_timeout = 60;
   uint16_t admin_port = 0;      // HTTP /metrics and /healthz on admin_host:admin_port (0 = off)
   std::string admin_host;       // defaults to host
   std::string admin_port_file;  // if set, the bound admin port is written there

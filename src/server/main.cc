@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // Past a file size limit (RLIMIT_FSIZE) a write should fail like a full
+  // disk — the store answers `unavailable` and recovers — not kill the node.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   parley::server::ParleyServer server(config);
   parley::Status started = server.start();

@@ -69,6 +69,8 @@ Status ParleyServer::start() {
   loops_ = std::make_unique<net::EventLoopPool>(config_.threads);
   net::ConnectionOptions conn;
   conn.max_line_bytes = config_.max_line;
+  conn.max_line_bytes_before_auth = config_.max_line_before_login;
+  conn.handshake_timeout = std::chrono::seconds(config_.handshake_timeout);
   conn.max_queued_bytes = config_.max_queued_bytes;
   conn.idle_timeout = std::chrono::seconds(config_.idle_timeout);
   conn.max_connections = config_.max_connections;
@@ -78,7 +80,7 @@ Status ParleyServer::start() {
   tcp_ = std::make_unique<net::TcpServer>(
       *loops_, conn, [this](const net::ConnectionPtr& c) -> std::unique_ptr<net::LineHandler> {
         auto channel = std::make_shared<ClientChannel>(*service_, c);
-        return std::make_unique<ClientLineHandler>(channel, config_.max_line, tracker_);
+        return std::make_unique<ClientLineHandler>(channel, tracker_);
       });
   Status listened = tcp_->listen(config_.host, config_.port);
   if (!listened.ok()) return listened;
@@ -113,7 +115,7 @@ Status ParleyServer::startWeb(const net::ConnectionOptions& options) {
       *loops_, options, files,
       [this](const net::TransportPtr& t) -> std::unique_ptr<net::LineHandler> {
         auto channel = std::make_shared<ClientChannel>(*service_, t);
-        return std::make_unique<ClientLineHandler>(channel, config_.max_line, tracker_);
+        return std::make_unique<ClientLineHandler>(channel, tracker_);
       });
   Status listened = web_->listen(config_.host, config_.web_port);
   if (!listened.ok()) return listened;

@@ -102,19 +102,24 @@ Result<LoginResult> ChatService::resume(const std::string& token) {
     return logged("tokenUser", user_id.status());
   }
   PARLEY_TRY(user, store_.findUserById(user_id.value()));
-  return finishLogin(user.value());
+  return finishLogin(user.value(), token);
 }
 
-Result<LoginResult> ChatService::finishLogin(const User& user) {
+Result<LoginResult> ChatService::finishLogin(const User& user, const std::string& resumed_token) {
   if (options_.metrics) options_.metrics->logins++;
   LoginResult result;
   result.user = user;
-  result.token = newToken();
-  result.token_hash = hashToken(result.token);
-  auto expires =
-      nowMs() + std::chrono::duration_cast<std::chrono::milliseconds>(options_.token_ttl).count();
-  Status saved = store_.saveToken(result.token_hash, user.id, expires);
-  if (!saved.ok()) return logged("saveToken", saved);
+  if (!resumed_token.empty()) {
+    result.token = resumed_token;  // still valid (checked), same expiry
+    result.token_hash = hashToken(result.token);
+  } else {
+    result.token = newToken();
+    result.token_hash = hashToken(result.token);
+    auto expires =
+        nowMs() + std::chrono::duration_cast<std::chrono::milliseconds>(options_.token_ttl).count();
+    Status saved = store_.saveToken(result.token_hash, user.id, expires);
+    if (!saved.ok()) return logged("saveToken", saved);
+  }
   PARLEY_TRY(ack_point, store_.ackPoint(user.id));
   PARLEY_TRY(friend_views, friendViews(user.id));
   PARLEY_TRY(groups, store_.listGroups(user.id));

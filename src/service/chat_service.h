@@ -110,7 +110,10 @@ class ChatService {
   Result<std::vector<Delivery>> inboxAfter(const User& me, Seq after);
 
  private:
-  Result<LoginResult> finishLogin(const User& user);
+  // A login issues a new token; a resume keeps the token it presented, so
+  // that one logout revokes it (a fresh token per resume would leave the
+  // presented one alive after logout, until it expires).
+  Result<LoginResult> finishLogin(const User& user, const std::string& resumed_token = "");
   Result<std::vector<protocol::FriendView>> friendViews(UserId me);
   void notifyFriends(const User& me, bool online);
   // The store reports a closed database as Unavailable; anything unexpected

@@ -569,3 +569,51 @@ TEST_F(ConnectionLimitTest, ConnectionsPastTheLimitAreRefusedWithAnError) {
 
 }  // namespace
 }  // namespace parley::testing
+
+namespace parley::testing {
+namespace {
+
+class HandshakeLimitsTest : public SingleNodeTest {
+ protected:
+  void SetUp() override {
+    auto args = kUnlimited;
+    args.insert(args.end(), {"--handshake-timeout", "2", "--max-line-before-login", "512"});
+    start(args);
+  }
+};
+
+TEST_F(HandshakeLimitsTest, ConnectionThatNeverLogsInIsClosedWhateverItSends) {
+  auto alice = user("alice");  // logged in: no deadline
+  auto lurker = client();      // keeps talking, never logs in (slowloris)
+  bool closed = false;
+  for (int i = 0; i < 50 && !closed; ++i) {
+    lurker->sendLine(R"({"op":"ping"})");
+    closed = lurker->closedByPeer(200ms);
+  }
+  EXPECT_TRUE(closed) << "pings must not extend the login deadline";
+  EXPECT_TRUE(alice->request({{"op", "ping"}})["ok"].get<bool>());
+  // Logging out starts a new deadline on the same connection.
+  ASSERT_TRUE(alice->request({{"op", "logout"}})["ok"].get<bool>());
+  EXPECT_TRUE(alice->closedByPeer(10s));
+}
+
+TEST_F(HandshakeLimitsTest, LongLinesAreOnlyAcceptedAfterLogin) {
+  auto alice = user("alice");
+  auto bob = user("bob");
+  alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  const std::string long_text(1000, 'l');
+  EXPECT_TRUE(
+      alice->request({{"op", "send"}, {"to", "bob"}, {"text", long_text}})["ok"].get<bool>());
+  auto stranger = client();
+  stranger->sendLine(json{{"op", "ping"}, {"pad", long_text}}.dump());
+  auto r = stranger->readLine();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(code(*r), "too_large");
+  EXPECT_NE((*r)["error"]["message"].get<std::string>().find("before login"), std::string::npos)
+      << r->dump();
+  EXPECT_TRUE(stranger->closedByPeer());
+  expectServerStillServes();
+}
+
+}  // namespace
+}  // namespace parley::testing

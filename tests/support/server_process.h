@@ -26,6 +26,7 @@ class ServerProcess {
   // SIGKILL: a crash. The data directory stays for a restart.
   void kill9();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   const std::string& dir() const { return dir_; }
   std::string dataPath() const { return dir_ + "/parley.db"; }

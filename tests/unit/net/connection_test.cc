@@ -52,6 +52,9 @@ class EchoHandler : public LineHandler {
       }
       return;
     }
+    if (line == "login" || line == "logout") {
+      if (auto c = conn_.lock()) c->setAuthenticated(line == "login");
+    }
     if (auto c = conn_.lock()) c->send("echo:" + std::string(line));
   }
   void onOversizedLine() override {
@@ -165,6 +168,56 @@ TEST_F(ConnectionTest, IdleConnectionIsClosed) {
   start(options);
   auto s = connect();
   EXPECT_TRUE(closedByPeer(s, 5s));
+}
+
+TEST_F(ConnectionTest, HandshakeDeadlineIsNotExtendedByActivity) {
+  ConnectionOptions options;
+  options.handshake_timeout = 1s;
+  options.idle_timeout = 60s;
+  start(options);
+  auto chatty = connect();  // talks, never logs in: a slowloris
+  auto member = connect();
+  asio::streambuf buf, member_buf;
+  asio::write(member, asio::buffer(std::string("login\n")));
+  EXPECT_EQ(readLine(member, member_buf), "echo:login");
+  bool closed = false;
+  for (int i = 0; i < 40 && !closed; ++i) {
+    boost::system::error_code ec;
+    asio::write(chatty, asio::buffer(std::string("ping\n")), ec);
+    closed = ec || closedByPeer(chatty, 100ms);
+  }
+  EXPECT_TRUE(closed) << "activity must not extend the handshake deadline";
+  EXPECT_FALSE(closedByPeer(member, 1500ms)) << "a logged-in peer has no deadline";
+  // Logging out starts a new deadline.
+  asio::write(member, asio::buffer(std::string("logout\n")));
+  EXPECT_TRUE(closedByPeer(member, 5s));
+}
+
+TEST_F(ConnectionTest, SmallerLineLimitUntilAuthenticated) {
+  ConnectionOptions options;
+  options.max_line_bytes = 1024;
+  options.max_line_bytes_before_auth = 64;
+  start(options);
+  const std::string big(500, 'b');
+  auto member = connect();
+  asio::streambuf buf;
+  asio::write(member, asio::buffer(std::string("login\n")));
+  EXPECT_EQ(readLine(member, buf), "echo:login");
+  asio::write(member, asio::buffer(big + "\n"));
+  EXPECT_EQ(readLine(member, buf), "echo:" + big);
+  asio::write(member, asio::buffer(std::string("logout\n")));
+  EXPECT_EQ(readLine(member, buf), "echo:logout");
+  asio::write(member, asio::buffer(big + "\n"));
+  EXPECT_EQ(readLine(member, buf), "too_large") << "logged out: the small limit again";
+  EXPECT_TRUE(closedByPeer(member, 3s));
+
+  auto stranger = connect();
+  asio::streambuf buf2;
+  asio::write(stranger, asio::buffer(std::string(64, 's') + "\n"));  // at the limit: fine
+  EXPECT_EQ(readLine(stranger, buf2), "echo:" + std::string(64, 's'));
+  asio::write(stranger, asio::buffer(big));  // no newline needed to refuse it
+  EXPECT_EQ(readLine(stranger, buf2), "too_large");
+  EXPECT_TRUE(closedByPeer(stranger, 3s));
 }
 
 TEST_F(ConnectionTest, PeerCloseIsReportedOnce) {

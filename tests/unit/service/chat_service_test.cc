@@ -282,8 +282,9 @@ TEST_F(ChatServiceTest, ResumeAndLogout) {
   Client c2 = newClient();
   json resumed = ok(c2, R"({"op":"resume","token":")" + token + R"("})");
   EXPECT_EQ(resumed["user"]["name"], "alice");
-  // Logout revokes the token in use (the resumed one), so it is dead after.
+  // A resume keeps the token it presented, and logout revokes it.
   std::string token2 = resumed["token"];
+  EXPECT_EQ(token2, token);
   ok(c2, R"({"op":"logout"})");
   EXPECT_EQ(errorCode(c2, R"({"op":"friends"})"), "unauthorized");
   Client c3 = newClient();

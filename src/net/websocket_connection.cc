@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket.hpp>
 

@@ -172,6 +172,31 @@ TEST_F(WebSocketTest, SameLimitsAndErrorsAsTcp) {
   EXPECT_TRUE(ok(alice->request({{"op", "friends"}})));
 }
 
+TEST_F(WebSocketTest, SmallerLimitAndALoginDeadlineBeforeLogin) {
+  start({"--max-line", "4096", "--max-line-before-login", "512", "--handshake-timeout", "2"});
+  std::string padded = "{\"op\":\"ping\",\"pad\":\"" + std::string(1000, 'x') + "\"}";
+  WsClient stranger(web_);
+  ASSERT_TRUE(stranger.connected());
+  stranger.sendText(padded);
+  auto refused = stranger.read();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(code(*refused), "too_large");
+  EXPECT_NE((*refused)["error"]["message"].get<std::string>().find("before login"),
+            std::string::npos);
+  EXPECT_TRUE(stranger.closedByPeer());
+
+  auto alice = wsUser("alice");  // logged in: the full limit, no deadline
+  alice->sendText(padded);
+  auto pong = alice->read();
+  ASSERT_TRUE(pong);
+  EXPECT_TRUE(ok(*pong)) << pong->dump();
+  WsClient lingering(web_);  // pings but never logs in
+  ASSERT_TRUE(lingering.connected());
+  EXPECT_TRUE(ok(lingering.request({{"op", "ping"}})));
+  EXPECT_TRUE(lingering.closedByPeer(std::chrono::seconds(6)));
+  EXPECT_TRUE(ok(alice->request({{"op", "ping"}})));
+}
+
 TEST_F(WebSocketTest, IdleWebSocketIsClosedPingKeepsAnotherAlive) {
   start({"--idle-timeout", "1"});
   WsClient idle(web_), busy(web_);

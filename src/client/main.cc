@@ -22,6 +22,13 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   cli.add_flag("--register", options.register_first, "Register --user first (then log in as it)")
       ->needs(cli.get_option("--user"));
+  cli.add_flag("--tls", options.tls,
+               "Connect with TLS; the server's certificate must be valid for --host");
+  cli.add_option("--tls-ca", options.tls_ca,
+                 "Trust the CA certificates in this PEM file (e.g. the server's self-signed "
+                 "certificate) instead of the system's; implies --tls")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(cli, argc, argv);
+  if (!options.tls_ca.empty()) options.tls = true;
   return parley::client::runTerminal(options);
 }

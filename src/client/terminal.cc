@@ -90,6 +90,7 @@ class Shell {
 
   int run() {
     std::string error;
+    if (options_.tls) socket_.useTls(options_.tls_ca);
     if (!socket_.connect(options_.host, options_.port, kConnectTimeout, &error)) {
       std::fprintf(stderr, "parley: cannot connect to %s:%u: %s\n", options_.host.c_str(),
                    options_.port, error.c_str());

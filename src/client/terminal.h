@@ -18,6 +18,8 @@ struct ClientOptions {
   std::string user;           // log in (or register) as this user at start
   std::string password_file;  // first line is the password
   bool register_first = false;
+  bool tls = false;    // connect with TLS
+  std::string tls_ca;  // trust these CA certificates (PEM) instead of the system's
 };
 
 // Runs the client until /quit, end of input, or giving up on the server.

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <vector>
@@ -14,12 +13,6 @@ using boost::system::error_code;
 
 namespace {
 
-// One read buffer per loop thread, shared by all its connections: an idle
-// connection then costs no buffer at all. Safe because reads happen
-// synchronously inside onReadable(), never as a pending async read.
-constexpr size_t kReadChunk = 64 * 1024;
-thread_local std::array<char, kReadChunk> t_read_buffer;
-
 // Writes gather at most this many queued lines into one writev().
 constexpr size_t kMaxBuffersPerWrite = 64;
 
@@ -29,7 +22,11 @@ constexpr std::chrono::seconds kCloseGrace{2};
 }  // namespace
 
 Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& options)
-    : socket_(std::move(socket)),
+    : Connection(makePlainStream(std::move(socket)), options) {}
+
+Connection::Connection(ByteStreamPtr stream, const ConnectionOptions& options)
+    : stream_(std::move(stream)),
+      socket_(stream_->socket()),
       timer_(socket_.get_executor()),
       loop_(*socket_.get_executor().target<asio::io_context::executor_type>()),
       options_(options),
@@ -43,7 +40,6 @@ Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& op
   peer_address_ = ec ? "" : ep.address().to_string();
   peer_ = ec ? "?" : peer_address_ + ":" + std::to_string(ep.port());
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  socket_.non_blocking(true, ec);
 }
 
 Connection::~Connection() = default;
@@ -52,8 +48,18 @@ bool Connection::inLoopThread() const { return loop_.running_in_this_thread(); }
 
 void Connection::start(std::unique_ptr<LineHandler> handler) {
   handler_ = std::move(handler);
-  armRead();
-  armTimer();
+  armTimer();  // the handshake deadline covers the TLS handshake too
+  stream_->handshake([self = shared_from_this()](const error_code& ec) {
+    if (self->state_ == State::kClosed) return;
+    if (ec) {
+      spdlog::info("closing {}: handshake failed: {}", self->peer_, ec.message());
+      self->closeInLoop(/*flush_first=*/false);
+      return;
+    }
+    self->handshake_done_ = true;
+    self->armRead();
+    if (self->writing_count_ == 0) self->startWrite();  // anything queued meanwhile
+  });
 }
 
 void Connection::post(std::function<void()> fn) {
@@ -120,36 +126,24 @@ void Connection::whenDrained(std::function<void()> fn) {
 // --- reading ---------------------------------------------------------------
 
 void Connection::armRead() {
-  if (reading_ || paused_ || state_ != State::kOpen) return;
+  if (reading_ || paused_ || !handshake_done_ || state_ != State::kOpen) return;
   reading_ = true;
-  // Wait for readability instead of an async read into a private buffer:
-  // the shared thread-local buffer is only touched inside onReadable().
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](const error_code& ec) {
-                       self->reading_ = false;
-                       if (ec) {
-                         if (ec != asio::error::operation_aborted) self->closeInLoop(false);
-                         return;
-                       }
-                       self->onReadable();
-                     });
+  stream_->readSome([self = shared_from_this()](const error_code& ec, std::string_view data) {
+    self->reading_ = false;
+    if (ec) {
+      // EOF or reset: the peer is gone.
+      if (ec != asio::error::operation_aborted) self->closeInLoop(/*flush_first=*/false);
+      return;
+    }
+    self->onData(data);
+  });
 }
 
-void Connection::onReadable() {
+void Connection::onData(std::string_view data) {
   if (state_ != State::kOpen) return;
-  error_code ec;
-  size_t n = socket_.read_some(asio::buffer(t_read_buffer), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    armRead();
-    return;
-  }
-  if (ec || n == 0) {  // EOF or reset: the peer is gone
-    closeInLoop(/*flush_first=*/false);
-    return;
-  }
   last_activity_ = std::chrono::steady_clock::now();
   if (!discarding_) {
-    framer_.append(std::string_view(t_read_buffer.data(), n));
+    framer_.append(data);
     processInput();
   }
   armRead();
@@ -194,46 +188,45 @@ void Connection::sendInLoop(std::string line) {
 }
 
 void Connection::startWrite() {
-  if (write_queue_.empty() || state_ == State::kClosed) return;
+  if (write_queue_.empty() || !handshake_done_ || state_ == State::kClosed) return;
   std::vector<asio::const_buffer> buffers;
   size_t count = std::min(write_queue_.size(), kMaxBuffersPerWrite);
   buffers.reserve(count);
   for (size_t i = 0; i < count; ++i) buffers.push_back(asio::buffer(write_queue_[i]));
   writing_count_ = count;
-  asio::async_write(socket_, buffers,
-                    [self = shared_from_this()](const error_code& ec, size_t /*bytes*/) {
-                      if (self->state_ == State::kClosed) {
-                        // Closed while this write was in flight: the queue
-                        // was kept alive for it (see finishClose); drop it now.
-                        self->writing_count_ = 0;
-                        self->write_queue_.clear();
-                        self->queued_bytes_ = 0;
-                        return;
-                      }
-                      if (ec) {
-                        self->writing_count_ = 0;
-                        self->closeInLoop(/*flush_first=*/false);
-                        return;
-                      }
-                      for (size_t i = 0; i < self->writing_count_; ++i) {
-                        self->queued_bytes_ -= self->write_queue_.front().size();
-                        self->write_queue_.pop_front();
-                      }
-                      self->writing_count_ = 0;
-                      if (!self->write_queue_.empty()) {
-                        self->startWrite();
-                        return;
-                      }
-                      if (self->state_ == State::kClosing) {
-                        self->finishClose();
-                        return;
-                      }
-                      if (self->on_drained_) {
-                        auto fn = std::move(self->on_drained_);
-                        self->on_drained_ = nullptr;
-                        fn();
-                      }
-                    });
+  stream_->write(buffers, [self = shared_from_this()](const error_code& ec) {
+    if (self->state_ == State::kClosed) {
+      // Closed while this write was in flight: the queue
+      // was kept alive for it (see finishClose); drop it now.
+      self->writing_count_ = 0;
+      self->write_queue_.clear();
+      self->queued_bytes_ = 0;
+      return;
+    }
+    if (ec) {
+      self->writing_count_ = 0;
+      self->closeInLoop(/*flush_first=*/false);
+      return;
+    }
+    for (size_t i = 0; i < self->writing_count_; ++i) {
+      self->queued_bytes_ -= self->write_queue_.front().size();
+      self->write_queue_.pop_front();
+    }
+    self->writing_count_ = 0;
+    if (!self->write_queue_.empty()) {
+      self->startWrite();
+      return;
+    }
+    if (self->state_ == State::kClosing) {
+      self->finishClose();
+      return;
+    }
+    if (self->on_drained_) {
+      auto fn = std::move(self->on_drained_);
+      self->on_drained_ = nullptr;
+      fn();
+    }
+  });
 }
 
 // --- timers and closing ----------------------------------------------------
@@ -292,8 +285,7 @@ void Connection::finishClose() {
   state_ = State::kClosed;
   error_code ec;
   timer_.cancel();
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  stream_->close();
   // A write in flight still points into the queue; its completion handler
   // frees it. Otherwise free it now.
   if (writing_count_ == 0) {

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/byte_stream.h"
 #include "net/line_framer.h"
 #include "net/transport.h"
 
@@ -73,7 +74,10 @@ struct ConnectionOptions {
 
 class Connection : public Transport, public std::enable_shared_from_this<Connection> {
  public:
+  // Plain TCP over `socket`, which is on its loop's io_context.
   Connection(boost::asio::ip::tcp::socket socket, const ConnectionOptions& options);
+  // Any byte stream (TLS); its socket is on its loop's io_context.
+  Connection(ByteStreamPtr stream, const ConnectionOptions& options);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection() override;
@@ -111,7 +115,7 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
 
  private:
   void armRead();
-  void onReadable();
+  void onData(std::string_view data);
   void processInput();
   void sendInLoop(std::string line);
   void startWrite();
@@ -119,8 +123,9 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   void closeInLoop(bool flush_first);
   void finishClose();
 
-  boost::asio::ip::tcp::socket socket_;
-  boost::asio::steady_timer timer_;  // idle and handshake checks, then the close grace period
+  ByteStreamPtr stream_;
+  boost::asio::ip::tcp::socket& socket_;  // stream_'s TCP socket
+  boost::asio::steady_timer timer_;       // idle and handshake checks, then the close grace period
   // The socket was created on an io_context (TcpServer accepts onto a loop),
   // so its executor is that context's; kept to test "am I on the loop?".
   boost::asio::io_context::executor_type loop_;
@@ -129,10 +134,11 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   std::string peer_;
   std::string peer_address_;
 
-  LineFramer framer_;        // bytes received and not yet handed up as lines
-  bool reading_ = false;     // an async wait for readability is pending
-  bool paused_ = false;      // the layer above asked to stop reading
-  bool discarding_ = false;  // an oversized line was seen; input is ignored
+  LineFramer framer_;            // bytes received and not yet handed up as lines
+  bool reading_ = false;         // a read is pending
+  bool handshake_done_ = false;  // reads and writes wait for the stream's handshake
+  bool paused_ = false;          // the layer above asked to stop reading
+  bool discarding_ = false;      // an oversized line was seen; input is ignored
 
   std::deque<std::string> write_queue_;  // each entry ends in "\n"
   size_t queued_bytes_ = 0;

@@ -98,14 +98,20 @@ void TcpServer::accept() {
     std::string address = socket.remote_endpoint(addr_ec).address().to_string();
     if (!admit(address)) {
       // Over a limit: say why in one line (a small write into an empty
-      // socket buffer does not block) and hang up.
+      // socket buffer does not block) and hang up. Over TLS a plain line
+      // would be garbage to the client, and a handshake is what a flood
+      // should not get: just hang up.
       error_code ignored;
-      socket.non_blocking(true, ignored);
-      socket.write_some(asio::buffer(options_.reject_line + "\n"), ignored);
+      if (!stream_factory_) {
+        socket.non_blocking(true, ignored);
+        socket.write_some(asio::buffer(options_.reject_line + "\n"), ignored);
+      }
       socket.close(ignored);
     } else {
       asio::post(loop, [this, address, s = std::move(socket)]() mutable {
-        auto conn = std::make_shared<Connection>(std::move(s), options_);
+        auto conn = stream_factory_
+                        ? std::make_shared<Connection>(stream_factory_(std::move(s)), options_)
+                        : std::make_shared<Connection>(std::move(s), options_);
         conn->setCloseCallback([this, address] { release(address); });
         conn->start(factory_(conn));
       });

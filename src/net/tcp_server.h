@@ -27,6 +27,8 @@ namespace parley::net {
 class TcpServer {
  public:
   using HandlerFactory = std::function<std::unique_ptr<LineHandler>(const ConnectionPtr&)>;
+  // Wraps an accepted socket into the stream its connection runs over.
+  using StreamFactory = std::function<ByteStreamPtr(boost::asio::ip::tcp::socket)>;
 
   TcpServer(EventLoopPool& loops, ConnectionOptions options, HandlerFactory factory);
   TcpServer(const TcpServer&) = delete;
@@ -36,6 +38,9 @@ class TcpServer {
   // Binds and listens (port 0 picks a free port; see port()). Unavailable if
   // the address cannot be bound.
   Status listen(const std::string& host, uint16_t port);
+  // Connections run over what `factory` makes (TLS) instead of plain TCP.
+  // Call before start().
+  void setStreamFactory(StreamFactory factory) { stream_factory_ = std::move(factory); }
   // Starts accepting on a dedicated thread.
   void start();
   // Stops accepting new connections; existing ones are untouched.
@@ -54,6 +59,7 @@ class TcpServer {
   EventLoopPool& loops_;
   const ConnectionOptions options_;  // connections refer to it: lives as long as the server
   HandlerFactory factory_;
+  StreamFactory stream_factory_;  // empty: plain TCP
   boost::asio::io_context accept_context_{1};
   boost::asio::ip::tcp::acceptor acceptor_{accept_context_};
   boost::asio::steady_timer retry_timer_{accept_context_};

@@ -39,6 +39,13 @@ int parseConfig(int argc, char** argv, Config* c) {
   app.add_option("--port", c->port, "TCP port for JSON-lines clients (0 picks a free one)")
       ->envname("PARLEY_PORT")
       ->group(net);
+  app.add_option("--tls-cert", c->tls_cert,
+                 "PEM certificate chain: clients on --port connect with TLS (needs --tls-key)")
+      ->envname("PARLEY_TLS_CERT")
+      ->group(net);
+  app.add_option("--tls-key", c->tls_key, "PEM private key of --tls-cert")
+      ->envname("PARLEY_TLS_KEY")
+      ->group(net);
   app.add_option("--web-port", c->web_port,
                  "HTTP port for the browser client and WebSocket on /ws (0 = off)")
       ->envname("PARLEY_WEB_PORT")
@@ -185,6 +192,9 @@ int parseConfig(int argc, char** argv, Config* c) {
   std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse
   try {
     app.parse(args);
+    if (c->tls_cert.empty() != c->tls_key.empty()) {
+      throw CLI::ValidationError("--tls-cert and --tls-key", "TLS needs both");
+    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -227,6 +237,8 @@ std::string toToml(const Config& c) {
       << "max-queued-bytes = " << c.max_queued_bytes << "\n"
       << "idle-timeout = " << c.idle_timeout << "\n"
       << "handshake-timeout = " << c.handshake_timeout << "\n"
+      << "tls-cert = " << str(c.tls_cert) << "\n"
+      << "tls-key = " << str(c.tls_key) << "\n"
       << "rate-per-connection = " << c.rate_per_connection << "\n"
       << "rate-per-user = " << c.rate_per_user << "\n"
       << "login-failures-per-minute = " << c.login_failures_per_minute << "\n"

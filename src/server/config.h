@@ -41,6 +41,9 @@ struct Config {
   // connect or logout whatever it sends meanwhile (0 = no limit).
   size_t max_line_before_login = 4096;
   unsigned handshake_timeout = 60;
+  // TLS on the client port when both are set: PEM certificate chain and key.
+  std::string tls_cert;
+  std::string tls_key;
   uint16_t admin_port = 0;      // HTTP /metrics and /healthz on admin_host:admin_port (0 = off)
   std::string admin_host;       // defaults to host
   std::string admin_port_file;  // if set, the bound admin port is written there

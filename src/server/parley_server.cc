@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "net/tls_stream.h"
 #include "protocol/reply.h"
 #include "server/client_channel.h"
 #include "server/metrics_page.h"
@@ -82,6 +83,13 @@ Status ParleyServer::start() {
         auto channel = std::make_shared<ClientChannel>(*service_, c);
         return std::make_unique<ClientLineHandler>(channel, tracker_);
       });
+  if (!config_.tls_cert.empty()) {
+    auto tls = net::TlsContext::loadServer(config_.tls_cert, config_.tls_key);
+    if (!tls.ok()) return tls.status();
+    tcp_->setStreamFactory([tls = std::move(tls).value()](boost::asio::ip::tcp::socket socket) {
+      return tls->wrap(std::move(socket));
+    });
+  }
   Status listened = tcp_->listen(config_.host, config_.port);
   if (!listened.ok()) return listened;
   tcp_->start();
@@ -90,9 +98,9 @@ Status ParleyServer::start() {
   Status admin = startAdmin();
   if (!admin.ok()) return admin;
   spdlog::info(
-      "parley-server listening on {}:{} | store {} | bus {} | node {} | {} loop threads, "
+      "parley-server listening on {}:{}{} | store {} | bus {} | node {} | {} loop threads, "
       "{} blocking threads",
-      config_.host, tcp_->port(),
+      config_.host, tcp_->port(), config_.tls_cert.empty() ? "" : " (TLS)",
       config_.store.empty() ? "sqlite:" + config_.data : redactedStoreUrl(config_.store),
       config_.bus, config_.node_id, config_.threads, config_.blocking_threads);
   return Status::Ok();

@@ -3,11 +3,15 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 
 namespace parley::testing {
 
@@ -32,9 +36,35 @@ LineClient::LineClient(uint16_t port, const std::string& host, const std::string
   }
 }
 
-LineClient::~LineClient() { close(); }
+LineClient::~LineClient() {
+  close();
+  if (ctx_) SSL_CTX_free(ctx_);
+}
+
+std::unique_ptr<LineClient> LineClient::overTls(uint16_t port, const std::string& ca_file) {
+  signal(SIGPIPE, SIG_IGN);  // OpenSSL writes without MSG_NOSIGNAL
+  auto c = std::make_unique<LineClient>(port);
+  if (!c->connected()) return c;
+  c->ctx_ = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_verify(c->ctx_, SSL_VERIFY_PEER, nullptr);
+  EXPECT_EQ(SSL_CTX_load_verify_locations(c->ctx_, ca_file.c_str(), nullptr), 1) << ca_file;
+  c->ssl_ = SSL_new(c->ctx_);
+  SSL_set_fd(c->ssl_, c->fd_);
+  X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl_), "127.0.0.1");
+  if (SSL_connect(c->ssl_) != 1) {
+    char err[256] = "";
+    ERR_error_string_n(ERR_get_error(), err, sizeof err);
+    ADD_FAILURE() << "TLS handshake failed: " << err;
+    c->close();
+  }
+  return c;
+}
 
 void LineClient::close() {
+  if (ssl_) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
@@ -42,7 +72,8 @@ void LineClient::close() {
 void LineClient::sendRaw(const std::string& bytes) {
   size_t off = 0;
   while (fd_ >= 0 && off < bytes.size()) {
-    ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    ssize_t n = ssl_ ? SSL_write(ssl_, bytes.data() + off, static_cast<int>(bytes.size() - off))
+                     : ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;  // the peer closed; later reads will tell
     off += static_cast<size_t>(n);
@@ -62,16 +93,23 @@ std::optional<std::string> LineClient::readRawLine(std::chrono::milliseconds tim
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::nullopt;
+    // OpenSSL may hold decrypted bytes that poll() cannot see.
+    bool pending = ssl_ && SSL_pending(ssl_) > 0;
     pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[65536];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) {
-      eof_ = true;
-      continue;
-    }
-    buffer_.append(buf, static_cast<size_t>(n));
+    if (!pending && poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    if (!receive()) eof_ = true;
   }
+}
+
+bool LineClient::receive() {
+  char buf[65536];
+  ssize_t n = ssl_ ? SSL_read(ssl_, buf, sizeof buf) : ::recv(fd_, buf, sizeof buf, 0);
+  if (n <= 0) {
+    ERR_clear_error();
+    return false;
+  }
+  buffer_.append(buf, static_cast<size_t>(n));
+  return true;
 }
 
 std::optional<json> LineClient::readLine(std::chrono::milliseconds timeout) {

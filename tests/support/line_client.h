@@ -6,9 +6,13 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+
+struct ssl_st;
+struct ssl_ctx_st;
 
 namespace parley::testing {
 
@@ -21,6 +25,9 @@ class LineClient {
   explicit LineClient(uint16_t port, const std::string& host = "127.0.0.1",
                       const std::string& source = "");
   ~LineClient();
+  // A client over TLS that trusts `ca_file` (PEM: e.g. the server's
+  // self-signed certificate). connected() is false if the handshake failed.
+  static std::unique_ptr<LineClient> overTls(uint16_t port, const std::string& ca_file);
   LineClient(const LineClient&) = delete;
   LineClient& operator=(const LineClient&) = delete;
 
@@ -45,7 +52,11 @@ class LineClient {
 
  private:
   std::optional<std::string> readRawLine(std::chrono::milliseconds timeout);
+  // Reads what arrived into buffer_; false at EOF or error.
+  bool receive();
   int fd_ = -1;
+  ssl_ctx_st* ctx_ = nullptr;
+  ssl_st* ssl_ = nullptr;
   int64_t next_rid_ = 1000;
   std::string buffer_;
   std::deque<json> events_;

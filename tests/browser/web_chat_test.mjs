@@ -159,6 +159,9 @@ async function main() {
     await messageText(bob, "standup in 5").waitFor();
     await bob.locator("#message-list .author", { hasText: "alice" }).waitFor();
     await send(bob, "on my way");
+    await friendButton(alice, "bob").click();
+    await groupButton(alice, "devs").click(); // re-opening refreshes the members
+    await alice.locator("#conv-subtitle", { hasText: "the dev team · 2 members" }).waitFor();
   });
 
   await step("history: bob reloads the page and the conversation comes back", async () => {

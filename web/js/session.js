@@ -81,6 +81,11 @@ export class Session {
     c.unread = 0;
     this.onChange();
     if (!c.historyLoaded) await this.loadHistory(c, undefined);
+    if (c.kind === "group") {
+      // Membership changes without events: refresh it whenever the group is opened.
+      c.members = await this.members(c.name);
+      this.onChange();
+    }
   }
 
   async loadOlder() {

@@ -39,6 +39,7 @@ export class ChatState {
         unread: 0,
         historyLoaded: false,
         hasOlder: false,
+        members: null, // groups: [{id, name, role, online}] when last opened
       };
       this.conversations.set(key, c);
     }

@@ -106,7 +106,11 @@ function renderConversation(session, actions) {
   if (c.kind === "group") {
     const g = state.groups.get(c.name);
     $("conv-title").textContent = "#" + c.name;
-    $("conv-subtitle").textContent = g && g.desc ? g.desc : "group";
+    const parts = [];
+    if (g && g.desc) parts.push(g.desc);
+    if (c.members) parts.push(c.members.length === 1 ? "1 member" : `${c.members.length} members`);
+    $("conv-subtitle").textContent = parts.length ? parts.join(" · ") : "group";
+    $("conv-subtitle").title = c.members ? c.members.map((m) => m.name).join(", ") : "";
   } else {
     const f = state.friends.get(c.name);
     $("conv-title").textContent = c.name;

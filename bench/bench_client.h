@@ -33,6 +33,7 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
     if (ec) return on_error_("bind " + source + ": " + ec.message());
     socket_.async_connect({ip::make_address(host), port},
                           [self = shared_from_this(), cb = std::move(on_connected)](auto ec) {
+                            if (self->closed_) return;
                             if (ec) return self->on_error_("connect: " + ec.message());
                             self->socket_.set_option(boost::asio::ip::tcp::no_delay(true));
                             self->read();
@@ -46,7 +47,9 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
     if (!writing_) flush();
   }
 
+  // After close() no callback reports an error: the caller hung up itself.
   void close() {
+    closed_ = true;
     boost::system::error_code ec;
     socket_.close(ec);
   }
@@ -61,6 +64,7 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
                              [self = shared_from_this()](auto ec, size_t) {
                                self->writing_ = false;
                                self->inflight_.clear();
+                               if (self->closed_) return;
                                if (ec) return self->on_error_("write: " + ec.message());
                                self->flush();
                              });
@@ -68,14 +72,13 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   void read() {
     socket_.async_read_some(boost::asio::buffer(buf_), [self = shared_from_this()](auto ec,
                                                                                    size_t n) {
-      if (ec) {
-        if (ec != boost::asio::error::operation_aborted) self->on_error_("read: " + ec.message());
-        return;
-      }
+      if (self->closed_) return;
+      if (ec) return self->on_error_("read: " + ec.message());
       self->input_.append(self->buf_, n);
       size_t start = 0;
       for (size_t nl; (nl = self->input_.find('\n', start)) != std::string::npos; start = nl + 1) {
         self->on_line_(std::string_view(self->input_).substr(start, nl - start));
+        if (self->closed_) return;  // the handler hung up
       }
       self->input_.erase(0, start);
       self->read();
@@ -88,6 +91,7 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   char buf_[16384];
   std::string input_, pending_, inflight_;
   bool writing_ = false;
+  bool closed_ = false;
 };
 
 }  // namespace parley::bench

@@ -31,7 +31,7 @@ void ClientChannel::onLine(std::string_view line) {
 }
 
 void ClientChannel::processNext() {
-  while (!busy_ && !closed_ && !waiting_.empty()) {
+  while (!busy_ && !closed_ && !shutting_down_ && !waiting_.empty()) {
     std::string line = std::move(waiting_.front());
     waiting_.pop_front();
     if (waiting_.size() == kResumeReadingBelow) {
@@ -54,7 +54,11 @@ void ClientChannel::processNext() {
                                               : protocol::serializeError(rid, result.status()));
       self->busy_ = false;
       self->syncAuthenticated();
-      self->processNext();
+      if (self->shutting_down_) {
+        self->finishShutdown();
+      } else {
+        self->processNext();
+      }
     });
   }
 }
@@ -92,11 +96,29 @@ void ClientChannel::onClose() {
 void ClientChannel::shutdown(const std::string& reason) {
   if (auto c = connection_.lock()) {
     c->post([self = shared_from_this(), reason] {
-      if (self->closed_) return;
-      self->session_->sink().send(protocol::shutdownEvent(reason));
-      self->session_->sink().close();
+      if (self->closed_ || self->shutting_down_) return;
+      self->shutting_down_ = true;
+      self->shutdown_reason_ = reason;
+      // A request being executed finishes and gets its reply first.
+      if (!self->busy_) self->finishShutdown();
     });
   }
+}
+
+void ClientChannel::finishShutdown() {
+  // Requests not started will not be, but each still gets its one answer,
+  // in order; then the goodbye, then the connection closes once its output
+  // is written.
+  for (const std::string& line : waiting_) {
+    protocol::Parsed parsed = protocol::parseRequest(line);
+    Status why = parsed.request ? Status::Unavailable("server shutting down; reconnect later")
+                                : parsed.error;
+    count(why);
+    session_->sink().send(protocol::serializeError(parsed.rid, why));
+  }
+  waiting_.clear();
+  session_->sink().send(protocol::shutdownEvent(shutdown_reason_));
+  session_->sink().close();
 }
 
 ClientLineHandler::ClientLineHandler(std::shared_ptr<ClientChannel> channel,

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/model.h"
 #include "common/status.h"
 
@@ -61,6 +62,18 @@ class Bus {
   virtual Result<bool> detach(UserId user) = 0;
   // Online state of each user, in the same order.
   virtual Result<std::vector<bool>> online(const std::vector<UserId>& users) = 0;
+
+  // For the operator's metrics: envelopes accepted by publish() and not yet
+  // handed on, and envelopes dropped from the fast path (queue full or the
+  // shared bus unreachable). Any thread.
+  virtual size_t queuedPublishes() const { return 0; }
+  virtual uint64_t droppedPublishes() const { return 0; }
+  // Where to record the publish lag (publish() until the envelope is handed
+  // on). Set before start(); may stay null.
+  void setMetrics(Metrics* metrics) { metrics_ = metrics; }
+
+ protected:
+  Metrics* metrics_ = nullptr;
 };
 
 using BusPtr = std::unique_ptr<Bus>;

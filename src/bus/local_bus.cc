@@ -1,5 +1,7 @@
 #include "bus/local_bus.h"
 
+#include <chrono>
+
 namespace parley {
 
 void LocalBus::start(DeliverFn deliver, PresenceLostFn /*presence_lost*/) {
@@ -13,7 +15,10 @@ void LocalBus::stop() {}
 void LocalBus::publish(Envelope envelope) {
   // The registry behind deliver_ only posts to connection loops, so calling
   // it inline is as cheap as queueing and keeps the publisher's order.
-  if (deliver_) deliver_(envelope);
+  if (!deliver_) return;
+  auto started = std::chrono::steady_clock::now();
+  deliver_(envelope);
+  if (metrics_) metrics_->bus_publish_lag.observe(std::chrono::steady_clock::now() - started);
 }
 
 Result<bool> LocalBus::attach(UserId user) {

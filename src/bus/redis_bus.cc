@@ -235,16 +235,21 @@ void RedisBus::publish(Envelope envelope) {
       dropped_++;
       return;
     }
-    publish_queue_.push_back(std::move(item));
+    publish_queue_.push_back({std::move(item), std::chrono::steady_clock::now()});
   }
   publish_cv_.notify_one();
+}
+
+size_t RedisBus::queuedPublishes() const {
+  std::lock_guard<std::mutex> lock(publish_mu_);
+  return publish_queue_.size();
 }
 
 void RedisBus::publisherLoop() {
   Connection conn(options_);
   int backoff_ms = 50;
   while (!stopping_) {
-    std::vector<std::string> batch;
+    std::vector<Pending> batch;
     {
       std::unique_lock<std::mutex> lock(publish_mu_);
       publish_cv_.wait(lock, [this] { return stopping_ || !publish_queue_.empty(); });
@@ -255,9 +260,9 @@ void RedisBus::publisherLoop() {
     }
     if (batch.empty()) continue;
     std::vector<std::vector<std::string>> cmds;
-    for (const auto& item : batch) {
-      size_t zero = item.find('\0');
-      cmds.push_back({"PUBLISH", item.substr(0, zero), item.substr(zero + 1)});
+    for (const auto& pending : batch) {
+      size_t zero = pending.item.find('\0');
+      cmds.push_back({"PUBLISH", pending.item.substr(0, zero), pending.item.substr(zero + 1)});
     }
     if (!conn.pipeline(cmds, nullptr)) {
       // Redis is unreachable: these events are lost from the fast path;
@@ -267,6 +272,11 @@ void RedisBus::publisherLoop() {
       backoff_ms = std::min(backoff_ms * 2, 2000);
     } else {
       backoff_ms = 50;
+      if (metrics_) {
+        auto now = std::chrono::steady_clock::now();
+        for (const auto& pending : batch)
+          metrics_->bus_publish_lag.observe(now - pending.queued_at);
+      }
     }
   }
 }

@@ -69,7 +69,8 @@ class RedisBus final : public Bus {
 
   // Stops every thread without deregistering anything, as a SIGKILL would.
   void simulateCrashForTest();
-  uint64_t droppedPublishes() const { return dropped_.load(); }
+  size_t queuedPublishes() const override;
+  uint64_t droppedPublishes() const override { return dropped_.load(); }
 
  private:
   class Connection;
@@ -94,9 +95,13 @@ class RedisBus final : public Bus {
   std::deque<int64_t> subscription_changes_;  // guarded by users_mu_
   int wake_pipe_[2] = {-1, -1};               // wakes the subscriber thread
 
-  std::mutex publish_mu_;
+  struct Pending {
+    std::string item;                                 // "channel\0payload"
+    std::chrono::steady_clock::time_point queued_at;  // for the publish-lag histogram
+  };
+  mutable std::mutex publish_mu_;
   std::condition_variable publish_cv_;
-  std::deque<std::string> publish_queue_;  // guarded by publish_mu_; "channel\0payload"
+  std::deque<Pending> publish_queue_;  // guarded by publish_mu_
 
   std::mutex command_mu_;
   std::unique_ptr<Connection> command_;  // guarded by command_mu_: attach/detach/online

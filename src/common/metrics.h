@@ -15,35 +15,45 @@
 namespace parley {
 
 // A fixed-bucket latency histogram (seconds), as Prometheus expects.
+// observe() is one relaxed increment per counter touched (bucket, count,
+// sum), cheap enough for every message; render() makes the buckets
+// cumulative. Thread safety: any thread.
 class LatencyBuckets {
  public:
-  static constexpr std::array<double, 11> kBounds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
-                                                     0.05,   0.1,   0.25,  0.5,   1.0};
-  void observe(std::chrono::nanoseconds d) {
-    double s = std::chrono::duration<double>(d).count();
-    for (size_t i = 0; i < kBounds.size(); ++i) {
-      if (s <= kBounds[i]) counts_[i].fetch_add(1, std::memory_order_relaxed);
-    }
-    count_.fetch_add(1, std::memory_order_relaxed);
-    sum_ns_.fetch_add(static_cast<uint64_t>(d.count()), std::memory_order_relaxed);
-  }
-  // Appends the _bucket/_sum/_count lines of metric `name`.
-  void render(const std::string& name, std::string* out) const;
+  static constexpr std::array<double, 14> kBounds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
+
+  void observe(std::chrono::nanoseconds d);
+  // Appends the # HELP/# TYPE header and the _bucket/_sum/_count lines of
+  // metric `name`.
+  void render(const std::string& name, const std::string& help, std::string* out) const;
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
 
  private:
-  std::array<std::atomic<uint64_t>, kBounds.size()> counts_{};  // cumulative per bound
+  // One slot per bound plus one for "above the last bound" (+Inf only).
+  std::array<std::atomic<uint64_t>, kBounds.size() + 1> buckets_{};
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> sum_ns_{0};
 };
 
 struct Metrics {
-  std::atomic<uint64_t> requests{0};
-  std::array<std::atomic<uint64_t>, 10> errors_by_code{};  // indexed by Code
-  std::atomic<uint64_t> logins{0};
+  std::atomic<uint64_t> requests{0};                       // requests answered
+  std::array<std::atomic<uint64_t>, 10> errors_by_code{};  // error replies, indexed by Code
+  std::atomic<uint64_t> logins{0};                         // successful login + resume
+  // Messages in: accepted from this node's clients and durably stored.
   std::atomic<uint64_t> direct_messages{0};
   std::atomic<uint64_t> group_messages{0};
-  std::atomic<uint64_t> deliveries{0};  // message events written to sessions (live + replay)
-  LatencyBuckets store_commit;          // appendDirect / appendGroup
+  // Messages out: message events written to this node's clients, live (as
+  // they happen) or replayed from the inbox after a login.
+  std::atomic<uint64_t> messages_out_live{0};
+  std::atomic<uint64_t> messages_out_replay{0};
+  // Envelopes (messages and other events) the bus routed to sessions here.
+  std::atomic<uint64_t> bus_deliveries{0};
+  // Requests received and waiting behind the one running on their
+  // connection (pipelining), summed over connections. A gauge.
+  std::atomic<int64_t> requests_waiting{0};
+  LatencyBuckets store_commit;     // storing one message (appendDirect / appendGroup)
+  LatencyBuckets bus_publish_lag;  // publish() until the bus has handed the envelope on
 
   void countError(Code code) {
     errors_by_code[static_cast<size_t>(code)].fetch_add(1, std::memory_order_relaxed);

@@ -26,6 +26,7 @@
 
 #include "net/byte_stream.h"
 #include "net/line_framer.h"
+#include "net/transport.h"
 
 namespace parley::net {
 
@@ -71,7 +72,7 @@ struct ConnectionOptions {
   std::string reject_line;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public Transport, public std::enable_shared_from_this<Connection> {
  public:
   // Plain TCP over `socket`, which is on its loop's io_context.
   Connection(boost::asio::ip::tcp::socket socket, const ConnectionOptions& options);
@@ -79,36 +80,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(ByteStreamPtr stream, const ConnectionOptions& options);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
-  ~Connection();
+  ~Connection() override;
 
   // Starts reading; lines go to `handler`, which the connection owns. Loop only.
   void start(std::unique_ptr<LineHandler> handler);
 
   // Queues `line` plus "\n". Drops it if the connection is closing. Any thread.
-  void send(std::string line);
+  void send(std::string line) override;
   // `fn` runs once when the connection has closed (loop thread). Set before start().
   void setCloseCallback(std::function<void()> fn) { on_closed_ = std::move(fn); }
   // Runs `fn` on this connection's loop. Any thread.
-  void post(std::function<void()> fn);
+  void post(std::function<void()> fn) override;
   // Flushes what is queued (bounded by a short grace period), then closes.
   // Idempotent. Any thread.
-  void close();
+  void close() override;
 
   // Loop-thread only: flow control used by the layer above.
-  void pauseReading();
-  void resumeReading();
-  size_t queuedBytes() const { return queued_bytes_; }
+  void pauseReading() override;
+  void resumeReading() override;
+  size_t queuedBytes() const override { return queued_bytes_; }
   // `fn` runs once, the next time the write queue becomes empty.
-  void whenDrained(std::function<void()> fn);
+  void whenDrained(std::function<void()> fn) override;
   // The peer has logged in (true): the full line limit applies and the
   // handshake deadline is lifted. Logged out (false): back to the pre-login
   // limit, with a new deadline counted from now.
-  void setAuthenticated(bool authenticated);
+  void setAuthenticated(bool authenticated) override;
   // The line limit in force now.
-  size_t maxLineBytes() const { return framer_.maxLine(); }
+  size_t maxLineBytes() const override { return framer_.maxLine(); }
 
   const std::string& peer() const { return peer_; }  // "address:port"
-  const std::string& peerAddress() const { return peer_address_; }
+  const std::string& peerAddress() const override { return peer_address_; }
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
   bool inLoopThread() const;
 

@@ -16,7 +16,7 @@ constexpr size_t kResumeReadingBelow = 16;
 
 }  // namespace
 
-ClientChannel::ClientChannel(ChatService& service, const net::ConnectionPtr& connection)
+ClientChannel::ClientChannel(ChatService& service, const net::TransportPtr& connection)
     : metrics_(service.metrics()),
       connection_(connection),
       session_(std::make_shared<Session>(service, std::make_shared<ConnectionSink>(connection))) {}
@@ -24,6 +24,7 @@ ClientChannel::ClientChannel(ChatService& service, const net::ConnectionPtr& con
 void ClientChannel::onLine(std::string_view line) {
   if (closed_) return;
   waiting_.emplace_back(line);
+  if (metrics_) metrics_->requests_waiting.fetch_add(1, std::memory_order_relaxed);
   if (waiting_.size() >= kMaxWaitingLines) {
     if (auto c = connection_.lock()) c->pauseReading();
   }
@@ -34,6 +35,7 @@ void ClientChannel::processNext() {
   while (!busy_ && !closed_ && !shutting_down_ && !waiting_.empty()) {
     std::string line = std::move(waiting_.front());
     waiting_.pop_front();
+    if (metrics_) metrics_->requests_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (waiting_.size() == kResumeReadingBelow) {
       if (auto c = connection_.lock()) c->resumeReading();
     }
@@ -89,6 +91,10 @@ void ClientChannel::onOversizedLine() {
 void ClientChannel::onClose() {
   if (closed_) return;
   closed_ = true;
+  if (metrics_) {
+    metrics_->requests_waiting.fetch_sub(static_cast<int64_t>(waiting_.size()),
+                                         std::memory_order_relaxed);
+  }
   waiting_.clear();
   session_->closed();
 }
@@ -115,6 +121,10 @@ void ClientChannel::finishShutdown() {
                                 : parsed.error;
     count(why);
     session_->sink().send(protocol::serializeError(parsed.rid, why));
+  }
+  if (metrics_) {
+    metrics_->requests_waiting.fetch_sub(static_cast<int64_t>(waiting_.size()),
+                                         std::memory_order_relaxed);
   }
   waiting_.clear();
   session_->sink().send(protocol::shutdownEvent(shutdown_reason_));

@@ -1,4 +1,5 @@
-// ClientChannel: the glue between one net::Connection and one Session. It
+// ClientChannel: the glue between one client transport (a JSON-lines TCP
+// connection or a WebSocket; it cannot tell which) and one Session. It
 // parses each line with the protocol layer, runs requests one at a time (so
 // responses come back in request order, as PROTOCOL.md requires), serializes
 // the outcome, and applies backpressure: while too many requests are waiting,
@@ -13,6 +14,7 @@
 #include <string_view>
 
 #include "net/connection.h"
+#include "net/transport.h"
 #include "service/chat_service.h"
 #include "service/session.h"
 
@@ -22,7 +24,7 @@ class ConnectionTracker;
 
 class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
  public:
-  ClientChannel(ChatService& service, const net::ConnectionPtr& connection);
+  ClientChannel(ChatService& service, const net::TransportPtr& connection);
   // Counts one answered request (and its error code, if any).
   void count(const Status& status);
 
@@ -43,7 +45,7 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
   void finishShutdown();
 
   Metrics* metrics_;
-  std::weak_ptr<net::Connection> connection_;
+  std::weak_ptr<net::Transport> connection_;
   std::shared_ptr<Session> session_;
   std::deque<std::string> waiting_;  // lines received while a request runs
   bool busy_ = false;

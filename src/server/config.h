@@ -1,5 +1,6 @@
 // Server configuration: defaults, then a config file (TOML, --config), then
 // environment variables (PARLEY_*), then flags — the later wins.
+// docs/operations.md lists every option.
 #pragma once
 
 #include <cstddef>
@@ -43,8 +44,12 @@ struct Config {
   // TLS on the client port when both are set: PEM certificate chain and key.
   std::string tls_cert;
   std::string tls_key;
-  uint16_t admin_port = 0;      // HTTP /metrics and /healthz on host:admin_port (0 = off)
+  uint16_t admin_port = 0;      // HTTP /metrics and /healthz on admin_host:admin_port (0 = off)
+  std::string admin_host;       // defaults to host
   std::string admin_port_file;  // if set, the bound admin port is written there
+  uint16_t web_port = 0;        // HTTP (web client) + WebSocket (/ws) on host:web_port (0 = off)
+  std::string web_port_file;    // if set, the bound web port is written there
+  std::string web_root;         // the web client's files; "" = look in the usual places
   std::string port_file;        // if set, the bound port is written there (tests, scripts)
   bool print_config = false;
 

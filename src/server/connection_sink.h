@@ -1,17 +1,17 @@
-// ConnectionSink: SessionSink over a net::Connection. Holds a weak reference,
+// ConnectionSink: SessionSink over a net::Transport (TCP or WebSocket). Holds a weak reference,
 // so a session kept alive by pending work never keeps a socket open.
 #pragma once
 
 #include <memory>
 
-#include "net/connection.h"
+#include "net/transport.h"
 #include "service/session_sink.h"
 
 namespace parley::server {
 
 class ConnectionSink final : public SessionSink {
  public:
-  explicit ConnectionSink(const net::ConnectionPtr& connection) : connection_(connection) {}
+  explicit ConnectionSink(const net::TransportPtr& connection) : connection_(connection) {}
 
   void send(std::string line) override {
     if (auto c = connection_.lock()) c->send(std::move(line));
@@ -35,7 +35,7 @@ class ConnectionSink final : public SessionSink {
   }
 
  private:
-  std::weak_ptr<net::Connection> connection_;
+  std::weak_ptr<net::Transport> connection_;
 };
 
 }  // namespace parley::server

@@ -34,18 +34,18 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", started.toString());
     return 1;
   }
-  if (!config.port_file.empty()) {
-    // Written to a temporary name and renamed, so a reader polling for the
-    // file never sees it half-written.
-    std::string tmp = config.port_file + ".tmp";
-    std::ofstream(tmp) << server.port() << "\n";
-    std::rename(tmp.c_str(), config.port_file.c_str());
-  }
-  if (!config.admin_port_file.empty()) {
-    std::string tmp = config.admin_port_file + ".tmp";
-    std::ofstream(tmp) << server.adminPort() << "\n";
-    std::rename(tmp.c_str(), config.admin_port_file.c_str());
-  }
+  // Each port file is written to a temporary name and renamed, so a reader
+  // polling for it never sees it half-written.
+  auto writePort = [](const std::string& path, uint16_t port) {
+    if (path.empty()) return;
+    std::string tmp = path + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    std::rename(tmp.c_str(), path.c_str());
+  };
+  // The client port last: tests take it as the sign that everything is up.
+  writePort(config.admin_port_file, server.adminPort());
+  writePort(config.web_port_file, server.webPort());
+  writePort(config.port_file, server.port());
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

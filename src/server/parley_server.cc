@@ -9,6 +9,8 @@
 #include "net/tls_stream.h"
 #include "protocol/reply.h"
 #include "server/client_channel.h"
+#include "server/metrics_page.h"
+#include "server/web_root.h"
 
 namespace parley::server {
 namespace {
@@ -42,6 +44,9 @@ Status ParleyServer::start() {
   auto bus = openBus(config_.bus, config_.node_id, int64_t{config_.presence_ttl} * 1000);
   if (!bus.ok()) return Status(bus.status().code(), "bus: " + bus.status().message());
   bus_ = std::move(bus).value();
+  bus_->setMetrics(&metrics_);
+  start_time_seconds_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 
   auto hash_cost = parseHashCost(config_.hash_cost);
   if (!hash_cost.ok()) return hash_cost.status();
@@ -88,19 +93,10 @@ Status ParleyServer::start() {
   Status listened = tcp_->listen(config_.host, config_.port);
   if (!listened.ok()) return listened;
   tcp_->start();
-  if (config_.admin_port != 0 || !config_.admin_port_file.empty()) {
-    admin_ = std::make_unique<AdminServer>([this] { return renderMetrics(); },
-                                           [this](std::string* detail) {
-                                             Status st = store_->ping();
-                                             *detail = st.ok() ? "ok" : "store: " + st.toString();
-                                             return st.ok();
-                                           });
-    Status admin = admin_->listen(config_.host, config_.admin_port);
-    if (!admin.ok()) return admin;
-    admin_->start();
-    spdlog::info("admin endpoint on http://{}:{}/metrics and /healthz", config_.host,
-                 admin_->port());
-  }
+  Status web = startWeb(conn);
+  if (!web.ok()) return web;
+  Status admin = startAdmin();
+  if (!admin.ok()) return admin;
   spdlog::info(
       "parley-server listening on {}:{}{} | store {} | bus {} | node {} | {} loop threads, "
       "{} blocking threads",
@@ -110,45 +106,76 @@ Status ParleyServer::start() {
   return Status::Ok();
 }
 
-std::string ParleyServer::renderMetrics() {
-  std::string out;
-  auto line = [&out](const std::string& help, const std::string& type, const std::string& name,
-                     const std::string& value) {
-    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-    out += name + " " + value + "\n";
-  };
-  line("Connections accepted since start.", "counter", "parley_connections_accepted_total",
-       std::to_string(tcp_ ? tcp_->accepted() : 0));
-  line("Open client connections.", "gauge", "parley_connections_open",
-       std::to_string(tcp_ ? tcp_->open() : 0));
-  line("Logged-in sessions on this node.", "gauge", "parley_sessions",
-       std::to_string(service_ ? service_->registry().sessionCount() : 0));
-  line("Successful logins and resumes.", "counter", "parley_logins_total",
-       std::to_string(metrics_.logins.load()));
-  line("Requests answered.", "counter", "parley_requests_total",
-       std::to_string(metrics_.requests.load()));
-  out +=
-      "# HELP parley_errors_total Error responses by code.\n# TYPE parley_errors_total counter\n";
-  for (int c = 1; c < static_cast<int>(metrics_.errors_by_code.size()); ++c) {
-    out += std::string("parley_errors_total{code=\"") + codeName(static_cast<Code>(c)) + "\"} " +
-           std::to_string(metrics_.errors_by_code[static_cast<size_t>(c)].load()) + "\n";
+Status ParleyServer::startWeb(const net::ConnectionOptions& options) {
+  if (config_.web_port == 0 && config_.web_port_file.empty()) return Status::Ok();
+  net::StaticFilesPtr files;
+  std::string root = findWebRoot(config_.web_root);
+  if (root.empty()) {
+    spdlog::warn("no web client found (set --web-root); serving WebSocket only");
+  } else {
+    auto loaded = net::StaticFiles::load(root);
+    // A web root that was asked for and cannot be served is a configuration
+    // error; one merely looked for is not.
+    if (!loaded.ok() && !config_.web_root.empty()) return loaded.status();
+    if (loaded.ok()) files = std::move(loaded).value();
   }
-  out +=
-      "# HELP parley_messages_stored_total Messages durably stored.\n"
-      "# TYPE parley_messages_stored_total counter\n";
-  out += "parley_messages_stored_total{kind=\"direct\"} " +
-         std::to_string(metrics_.direct_messages.load()) + "\n";
-  out += "parley_messages_stored_total{kind=\"group\"} " +
-         std::to_string(metrics_.group_messages.load()) + "\n";
-  line("Message events written to sessions (live and replay).", "counter",
-       "parley_deliveries_total", std::to_string(metrics_.deliveries.load()));
-  line("Store and hashing work waiting for a thread.", "gauge", "parley_blocking_queue_depth",
-       std::to_string(pool_ ? pool_->queued() : 0));
-  out +=
-      "# HELP parley_store_commit_seconds Time to durably store one message.\n"
-      "# TYPE parley_store_commit_seconds histogram\n";
-  metrics_.store_commit.render("parley_store_commit_seconds", &out);
-  return out;
+  web_ = std::make_unique<net::WebServer>(
+      *loops_, options, files,
+      [this](const net::TransportPtr& t) -> std::unique_ptr<net::LineHandler> {
+        auto channel = std::make_shared<ClientChannel>(*service_, t);
+        return std::make_unique<ClientLineHandler>(channel, tracker_);
+      });
+  Status listened = web_->listen(config_.host, config_.web_port);
+  if (!listened.ok()) return listened;
+  web_->start();
+  spdlog::info("web client on http://{}:{}/ ({}), WebSocket on ws://{}:{}/ws", config_.host,
+               web_->port(), files ? files->root() : "no files", config_.host, web_->port());
+  return Status::Ok();
+}
+
+Status ParleyServer::startAdmin() {
+  if (config_.admin_port == 0 && config_.admin_port_file.empty()) return Status::Ok();
+  const std::string& host = config_.admin_host.empty() ? config_.host : config_.admin_host;
+  admin_ =
+      std::make_unique<AdminServer>([this] { return renderMetrics(); },
+                                    [this](std::string* detail) { return checkHealth(detail); });
+  Status listened = admin_->listen(host, config_.admin_port);
+  if (!listened.ok()) return listened;
+  admin_->start();
+  spdlog::info("admin endpoint on http://{}:{}/metrics and /healthz", host, admin_->port());
+  return Status::Ok();
+}
+
+std::string ParleyServer::renderMetrics() {
+  Gauges g;
+  g.start_time_seconds = start_time_seconds_;
+  if (tcp_) {
+    g.tcp_accepted = tcp_->accepted();
+    g.tcp_open = tcp_->open();
+  }
+  if (web_) {
+    g.web_accepted = web_->accepted();
+    g.web_open = web_->open();
+    g.websockets_open = web_->websockets();
+  }
+  if (service_) g.sessions = service_->registry().sessionCount();
+  if (pool_) {
+    g.blocking_queue = pool_->queued();
+    g.blocking_threads = pool_->threadCount();
+  }
+  if (bus_) {
+    g.bus_queue = bus_->queuedPublishes();
+    g.bus_dropped = bus_->droppedPublishes();
+  }
+  return server::renderMetrics(metrics_, g);
+}
+
+bool ParleyServer::checkHealth(std::string* detail) {
+  // The store is the truth: without it nothing can be sent or replayed, so
+  // a node that cannot reach it should be taken out of rotation.
+  Status st = store_ ? store_->ping() : Status::Unavailable("not started");
+  *detail = st.ok() ? "ok" : "store unreachable: " + st.toString();
+  return st.ok();
 }
 
 void ParleyServer::stop() {
@@ -156,6 +183,7 @@ void ParleyServer::stop() {
   stopped_ = true;
   if (admin_) admin_->stop();
   if (tcp_) tcp_->stopAccepting();
+  if (web_) web_->stopAccepting();
   // Say goodbye to every client, then give replies in flight and the
   // goodbyes a bounded time to go out.
   if (loops_) {
@@ -170,7 +198,8 @@ void ParleyServer::stop() {
   if (pool_) pool_->shutdown();  // finishes queued store work (acks, presence)
   if (loops_) loops_->stop();
   if (service_) service_->stop();
-  tcp_.reset();
+  tcp_.reset();  // before loops_: a pending accept holds a socket on a loop
+  web_.reset();
   loops_.reset();
   service_.reset();
   pool_.reset();

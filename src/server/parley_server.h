@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "net/event_loop_pool.h"
 #include "net/tcp_server.h"
+#include "net/web_server.h"
 #include "server/admin_server.h"
 #include "server/config.h"
 #include "server/connection_tracker.h"
@@ -27,25 +28,37 @@ class ParleyServer {
   // Opens the store and bus, binds the port and starts serving. On error the
   // server is left stopped and the status says why.
   Status start();
-  // The Prometheus text of /metrics.
+  // The Prometheus text of /metrics. Any thread.
   std::string renderMetrics();
+  // /healthz: true when the store answers; `detail` says why not. Blocks up
+  // to the store's timeouts. Any thread.
+  bool checkHealth(std::string* detail);
   // Graceful stop: no new connections, every client told `shutdown`, replies
   // in flight finished (bounded wait), store work drained. Idempotent.
   void stop();
 
   uint16_t port() const { return tcp_ ? tcp_->port() : 0; }
   uint16_t adminPort() const { return admin_ ? admin_->port() : 0; }
+  uint16_t webPort() const { return web_ ? web_->port() : 0; }
 
  private:
+  // The web listener (browser client + WebSocket), when configured.
+  Status startWeb(const net::ConnectionOptions& options);
+  Status startAdmin();
+
   Config config_;
   StorePtr store_;
   BusPtr bus_;
   std::unique_ptr<BlockingPool> pool_;
   std::unique_ptr<ChatService> service_;
   std::unique_ptr<net::EventLoopPool> loops_;
+  // After loops_: the listeners go first (a pending accept holds a socket
+  // on one of the loops).
   std::unique_ptr<net::TcpServer> tcp_;
+  std::unique_ptr<net::WebServer> web_;
   ConnectionTracker tracker_;
   Metrics metrics_;
+  double start_time_seconds_ = 0;
   std::unique_ptr<AdminServer> admin_;
   bool stopped_ = false;
 };

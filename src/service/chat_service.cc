@@ -34,15 +34,21 @@ ChatService::ChatService(Store& store, Bus& bus, BlockingPool& pool, ServiceOpti
                                  options.login_failures_per_minute_per_address) {}
 
 void ChatService::start() {
-  bus_.start([this](const Envelope& envelope) { registry_.deliver(envelope); },
-             [this](UserId user) {
-               // A node died with this user on it. Tell the friends, off the
-               // bus thread (it needs the store).
-               pool_.submit([this, user] {
-                 auto u = store_.findUserById(user);
-                 if (u.ok()) notifyFriends(u.value(), /*online=*/false);
-               });
-             });
+  bus_.start(
+      [this](const Envelope& envelope) {
+        if (options_.metrics) {
+          options_.metrics->bus_deliveries.fetch_add(1, std::memory_order_relaxed);
+        }
+        registry_.deliver(envelope);
+      },
+      [this](UserId user) {
+        // A node died with this user on it. Tell the friends, off the
+        // bus thread (it needs the store).
+        pool_.submit([this, user] {
+          auto u = store_.findUserById(user);
+          if (u.ok()) notifyFriends(u.value(), /*online=*/false);
+        });
+      });
 }
 
 void ChatService::stop() { bus_.stop(); }

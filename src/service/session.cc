@@ -204,7 +204,7 @@ void Session::onEnvelope(const Envelope& envelope) {
   }
   if (envelope.seq <= delivered_) return;  // already sent (replay got it first)
   if (envelope.seq == delivered_ + 1 && !fetching_) {
-    countDelivery();
+    countDelivery(/*replay=*/false);
     sink_->send(envelope.line);
     delivered_ = envelope.seq;
     flushParked();
@@ -216,8 +216,11 @@ void Session::onEnvelope(const Envelope& envelope) {
   if (!fetching_) fetchInbox();
 }
 
-void Session::countDelivery() {
-  if (Metrics* m = service_.metrics()) m->deliveries.fetch_add(1, std::memory_order_relaxed);
+void Session::countDelivery(bool replay) {
+  if (Metrics* m = service_.metrics()) {
+    (replay ? m->messages_out_replay : m->messages_out_live)
+        .fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 void Session::flushParked() {
@@ -226,7 +229,7 @@ void Session::flushParked() {
     if (it->first <= delivered_) {
       parked_.erase(it);
     } else if (it->first == delivered_ + 1) {
-      countDelivery();
+      countDelivery(/*replay=*/false);
       sink_->send(std::move(it->second));
       delivered_ = it->first;
       parked_.erase(it);
@@ -262,7 +265,7 @@ void Session::onInboxPage(uint64_t epoch, Result<std::vector<Delivery>> page) {
   }
   for (const Delivery& d : page.value()) {
     if (d.seq <= delivered_) continue;
-    countDelivery();
+    countDelivery(/*replay=*/true);
     sink_->send(protocol::messageEvent(d.message, d.seq));
     delivered_ = d.seq;
   }

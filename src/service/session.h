@@ -55,7 +55,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void fetchInbox();
   void onInboxPage(uint64_t epoch, Result<std::vector<Delivery>> page);
   void flushParked();
-  void countDelivery();
+  // Counts one message event written to the client (live or replayed).
+  void countDelivery(bool replay);
 
   ChatService& service_;
   SessionSinkPtr sink_;

@@ -48,7 +48,10 @@ void ServerProcess::start() {
                                    "2",
                                    "--log-level",
                                    "info"};
-  argv.insert(argv.end(), args_.begin(), args_.end());
+  for (std::string arg : args_) {
+    for (size_t at; (at = arg.find("{dir}")) != std::string::npos;) arg.replace(at, 5, dir_);
+    argv.push_back(std::move(arg));
+  }
   pid_ = fork();
   if (pid_ == 0) {
     std::string log = dir_ + "/server.log";
@@ -101,6 +104,18 @@ void ServerProcess::kill9() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+uint16_t ServerProcess::portFromFile(const std::string& path) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(path);
+    int p = 0;
+    if (in >> p && p > 0) return static_cast<uint16_t>(p);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "no port in " << path << ":\n" << logTail();
+  return 0;
 }
 
 std::string ServerProcess::logTail() const {

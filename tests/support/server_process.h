@@ -13,8 +13,9 @@ namespace parley::testing {
 
 class ServerProcess {
  public:
-  // `args` are extra flags (e.g. {"--max-line", "1024"}). `port` 0 picks a
-  // free port at each start; a fixed one survives restarts (nginx upstreams).
+  // `args` are extra flags (e.g. {"--max-line", "1024"}); "{dir}" in them
+  // stands for the server's temp directory. `port` 0 picks a free port at
+  // each start; a fixed one survives restarts (nginx upstreams).
   explicit ServerProcess(std::vector<std::string> args = {}, uint16_t port = 0);
   ~ServerProcess();
 
@@ -30,6 +31,9 @@ class ServerProcess {
   const std::string& dir() const { return dir_; }
   std::string dataPath() const { return dir_ + "/parley.db"; }
   std::string logTail() const;
+  // The port written to `path` by the server (--admin-port-file,
+  // --web-port-file), waiting up to 15 s for it. Fails the test if absent.
+  uint16_t portFromFile(const std::string& path) const;
 
  private:
   std::vector<std::string> args_;

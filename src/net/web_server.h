@@ -1,0 +1,95 @@
+// WebServer: the listener for browsers. One acceptor thread hands each
+// connection to the next worker loop (as TcpServer does); there an
+// HttpSession reads HTTP requests and either serves the static web client
+// (GET /, /app.js, ...) from memory or, for an upgrade on /ws, hands the
+// socket to a WebSocketConnection whose frames go to a LineHandler from the
+// same kind of factory as TCP clients — the layers above cannot tell the two
+// transports apart.
+//
+// Limits: ConnectionOptions as for TCP (frame size, write queue, idle
+// timeout, open connections in all and per address — counted for this
+// listener on its own).
+//
+// Thread safety: listen/start/stopAccepting from one controlling thread;
+// the counters from any thread.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "common/status.h"
+#include "net/connection.h"
+#include "net/event_loop_pool.h"
+#include "net/static_files.h"
+#include "net/transport.h"
+#include "net/websocket_connection.h"
+
+namespace parley::net {
+
+class WebServer {
+ public:
+  using HandlerFactory = std::function<std::unique_ptr<LineHandler>(const TransportPtr&)>;
+
+  // `files` may be null: then only /ws is served (and / says why not).
+  WebServer(EventLoopPool& loops, ConnectionOptions options, StaticFilesPtr files,
+            HandlerFactory factory);
+  WebServer(const WebServer&) = delete;
+  WebServer& operator=(const WebServer&) = delete;
+  ~WebServer();
+
+  // Binds and listens (port 0 picks a free port). Unavailable if it cannot.
+  Status listen(const std::string& host, uint16_t port);
+  void start();
+  // Stops accepting new connections; existing ones are untouched.
+  void stopAccepting();
+
+  uint16_t port() const { return port_; }
+  size_t accepted() const { return accepted_.load(); }
+  size_t open() const { return admission_->open.load(); }
+  size_t websockets() const { return admission_->websockets.load(); }
+
+  // For HttpSession (loop thread): the web client's files, or null.
+  const StaticFiles* files() const { return files_.get(); }
+  // Turns an HTTP connection into a WebSocket client. `slot` holds the
+  // connection's place under the limits until the WebSocket closes.
+  void upgrade(boost::asio::ip::tcp::socket socket, WebSocketConnection::UpgradeRequest request,
+               std::shared_ptr<void> slot);
+
+ private:
+  // The connection counts, shared with every connection's slot so that a
+  // slot may outlive the server (connections parked on stopped loops are
+  // destroyed after it).
+  struct Admission {
+    std::atomic<size_t> open{0};
+    std::atomic<size_t> websockets{0};
+    std::mutex mu;
+    std::unordered_map<std::string, size_t> per_address;  // guarded by mu
+    bool admit(const std::string& address, const ConnectionOptions& options);
+    void release(const std::string& address);
+  };
+
+  void accept();
+
+  EventLoopPool& loops_;
+  const ConnectionOptions options_;  // connections refer to it
+  StaticFilesPtr files_;
+  HandlerFactory factory_;
+  boost::asio::io_context accept_context_{1};
+  boost::asio::ip::tcp::acceptor acceptor_{accept_context_};
+  boost::asio::steady_timer retry_timer_{accept_context_};
+  std::thread accept_thread_;
+  uint16_t port_ = 0;
+  std::atomic<size_t> accepted_{0};
+  std::shared_ptr<Admission> admission_ = std::make_shared<Admission>();
+};
+
+}  // namespace parley::net

@@ -28,7 +28,7 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
     boost::system::error_code ec;
     socket_.non_blocking(true, ec);
     socket_.write_some(boost::asio::buffer(bytes.data(), bytes.size()), ec);
-    socket_.close(ec);
+    close();
   }
 
   void connect(const std::string& source, const std::string& host, uint16_t port,
@@ -43,6 +43,7 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
     if (ec) return on_error_("bind " + source + ": " + ec.message());
     socket_.async_connect({ip::make_address(host), port},
                           [self = shared_from_this(), cb = std::move(on_connected)](auto ec) {
+                            if (self->closed_) return;
                             if (ec) return self->on_error_("connect: " + ec.message());
                             self->socket_.set_option(boost::asio::ip::tcp::no_delay(true));
                             self->read();
@@ -56,7 +57,9 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
     if (!writing_) flush();
   }
 
+  // After close() no callback reports an error: the caller hung up itself.
   void close() {
+    closed_ = true;
     boost::system::error_code ec;
     socket_.close(ec);
   }
@@ -71,6 +74,7 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
                              [self = shared_from_this()](auto ec, size_t) {
                                self->writing_ = false;
                                self->inflight_.clear();
+                               if (self->closed_) return;
                                if (ec) return self->on_error_("write: " + ec.message());
                                self->flush();
                              });
@@ -78,14 +82,13 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   void read() {
     socket_.async_read_some(boost::asio::buffer(buf_), [self = shared_from_this()](auto ec,
                                                                                    size_t n) {
-      if (ec) {
-        if (ec != boost::asio::error::operation_aborted) self->on_error_("read: " + ec.message());
-        return;
-      }
+      if (self->closed_) return;
+      if (ec) return self->on_error_("read: " + ec.message());
       self->input_.append(self->buf_, n);
       size_t start = 0;
       for (size_t nl; (nl = self->input_.find('\n', start)) != std::string::npos; start = nl + 1) {
         self->on_line_(std::string_view(self->input_).substr(start, nl - start));
+        if (self->closed_) return;  // the handler hung up
       }
       self->input_.erase(0, start);
       self->read();
@@ -98,6 +101,7 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   char buf_[16384];
   std::string input_, pending_, inflight_;
   bool writing_ = false;
+  bool closed_ = false;
 };
 
 }  // namespace parley::bench

@@ -13,8 +13,9 @@ using boost::system::error_code;
 
 namespace {
 
-// Writes gather at most this many queued lines into one writev().
-constexpr size_t kMaxBuffersPerWrite = 64;
+// An output buffer bigger than this is given back once it has been written,
+// so a connection that once received a burst does not keep the memory.
+constexpr size_t kKeepOutputCapacity = 16 * 1024;
 
 // How long close() waits for queued output to reach a peer before cutting.
 constexpr std::chrono::seconds kCloseGrace{2};
@@ -58,7 +59,7 @@ void Connection::start(std::unique_ptr<LineHandler> handler) {
     }
     self->handshake_done_ = true;
     self->armRead();
-    if (self->writing_count_ == 0) self->startWrite();  // anything queued meanwhile
+    if (!self->write_in_flight_) self->startWrite();  // anything queued meanwhile
   });
 }
 
@@ -116,7 +117,7 @@ void Connection::setAuthenticated(bool authenticated) {
 }
 
 void Connection::whenDrained(std::function<void()> fn) {
-  if (write_queue_.empty()) {
+  if (queued_bytes_ == 0) {
     post(std::move(fn));
   } else {
     on_drained_ = std::move(fn);
@@ -173,9 +174,16 @@ void Connection::processInput() {
 
 void Connection::sendInLoop(std::string line) {
   if (state_ == State::kClosed) return;
-  line.push_back('\n');
-  queued_bytes_ += line.size();
-  write_queue_.push_back(std::move(line));
+  // Lines are copied into one output buffer: whatever queues up while a
+  // write is in flight leaves in the next single write (coalescing), and an
+  // idle connection holds no queue structure at all.
+  if (output_.empty() && output_.capacity() < line.size() + 1) {
+    line.push_back('\n');
+    output_.swap(line);  // the first line: take its buffer instead of copying
+  } else {
+    output_.append(line).push_back('\n');
+  }
+  queued_bytes_ = writing_.size() + output_.size();
   if (queued_bytes_ > options_.max_queued_bytes) {
     // The peer does not read what we send. Buffering more would let one slow
     // client consume unbounded memory, so cut it off now (Redis does the same
@@ -184,36 +192,35 @@ void Connection::sendInLoop(std::string line) {
     closeInLoop(/*flush_first=*/false);
     return;
   }
-  if (writing_count_ == 0) startWrite();
+  if (!write_in_flight_) startWrite();
 }
 
 void Connection::startWrite() {
-  if (write_queue_.empty() || !handshake_done_ || state_ == State::kClosed) return;
-  std::vector<asio::const_buffer> buffers;
-  size_t count = std::min(write_queue_.size(), kMaxBuffersPerWrite);
-  buffers.reserve(count);
-  for (size_t i = 0; i < count; ++i) buffers.push_back(asio::buffer(write_queue_[i]));
-  writing_count_ = count;
-  stream_->write(buffers, [self = shared_from_this()](const error_code& ec) {
+  if (output_.empty() || !handshake_done_ || state_ == State::kClosed) return;
+  writing_.swap(output_);
+  write_in_flight_ = true;
+  stream_->write({asio::buffer(writing_)}, [self = shared_from_this()](const error_code& ec) {
+    self->write_in_flight_ = false;
     if (self->state_ == State::kClosed) {
-      // Closed while this write was in flight: the queue
-      // was kept alive for it (see finishClose); drop it now.
-      self->writing_count_ = 0;
-      self->write_queue_.clear();
+      // Closed while this write was in flight: the buffer was kept alive
+      // for it (see finishClose); drop it now.
+      std::string().swap(self->writing_);
+      std::string().swap(self->output_);
       self->queued_bytes_ = 0;
       return;
     }
     if (ec) {
-      self->writing_count_ = 0;
       self->closeInLoop(/*flush_first=*/false);
       return;
     }
-    for (size_t i = 0; i < self->writing_count_; ++i) {
-      self->queued_bytes_ -= self->write_queue_.front().size();
-      self->write_queue_.pop_front();
+    // Keep the buffer only while more output is coming (it becomes the next
+    // fill buffer); an idle connection holds none.
+    self->writing_.clear();
+    if (self->output_.empty() || self->writing_.capacity() > kKeepOutputCapacity) {
+      std::string().swap(self->writing_);
     }
-    self->writing_count_ = 0;
-    if (!self->write_queue_.empty()) {
+    self->queued_bytes_ = self->output_.size();
+    if (!self->output_.empty()) {
       self->startWrite();
       return;
     }
@@ -265,7 +272,7 @@ void Connection::armTimer() {
 
 void Connection::closeInLoop(bool flush_first) {
   if (state_ == State::kClosed) return;
-  if (flush_first && !write_queue_.empty()) {
+  if (flush_first && queued_bytes_ > 0) {
     if (state_ == State::kClosing) return;
     state_ = State::kClosing;
     error_code ec;
@@ -288,8 +295,9 @@ void Connection::finishClose() {
   stream_->close();
   // A write in flight still points into the queue; its completion handler
   // frees it. Otherwise free it now.
-  if (writing_count_ == 0) {
-    write_queue_.clear();
+  if (!write_in_flight_) {
+    std::string().swap(writing_);
+    std::string().swap(output_);
     queued_bytes_ = 0;
   }
   on_drained_ = nullptr;

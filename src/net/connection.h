@@ -18,7 +18,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -140,9 +139,12 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   bool paused_ = false;          // the layer above asked to stop reading
   bool discarding_ = false;      // an oversized line was seen; input is ignored
 
-  std::deque<std::string> write_queue_;  // each entry ends in "\n"
-  size_t queued_bytes_ = 0;
-  size_t writing_count_ = 0;  // entries at the front currently being written
+  // Output: lines (each ending in "\n") collect in output_ while writing_ is
+  // on its way to the peer; then the two swap. Empty strings cost nothing.
+  std::string output_;
+  std::string writing_;
+  size_t queued_bytes_ = 0;       // output_ + writing_
+  bool write_in_flight_ = false;  // a write of writing_ is pending
   std::function<void()> on_drained_;
   std::function<void()> on_closed_;
 

@@ -1,5 +1,7 @@
 #include "protocol/reply.h"
 
+#include <charconv>
+
 namespace parley::protocol {
 namespace {
 
@@ -45,6 +47,19 @@ std::string dump(const Json& j) {
 }  // namespace
 
 std::string serializeOk(const nlohmann::json& rid, const Reply& r) {
+  if (r.message && !r.user && !r.token && !r.friends && !r.groups && !r.friend_ && !r.group &&
+      !r.members && !r.messages) {
+    // The send / group_send answer, the hot one: no tree.
+    std::string line = "{";
+    if (!rid.is_null()) {
+      line += R"("rid":)";
+      line += rid.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      line += ',';
+    }
+    line += R"("ok":true,"message":{"id":)" + std::to_string(r.message->id) + R"(,"ts":)" +
+            std::to_string(r.message->ts) + "}}";
+    return line;
+  }
   Json j = start(rid, true);
   if (r.user) j["user"] = userJson(*r.user);
   if (r.token) j["token"] = *r.token;
@@ -83,18 +98,35 @@ std::string serializeError(const nlohmann::json& rid, const Status& error) {
   return dump(j);
 }
 
-std::string messageEvent(const Message& m, Seq seq) {
-  Json j{{"event", m.isGroup() ? "group_message" : "message"}, {"id", m.id}, {"seq", seq}};
+std::string messageEvent(const Message& m, Seq seq) { return MessageEventTemplate(m).withSeq(seq); }
+
+MessageEventTemplate::MessageEventTemplate(const Message& m) {
+  head_ = std::string(R"({"event":")") + (m.isGroup() ? "group_message" : "message") +
+          R"(","id":)" + std::to_string(m.id) + R"(,"seq":)";
+  // The fields after seq through the JSON serializer (it escapes the text),
+  // then "{...}" becomes ",...}".
+  Json rest = Json::object();
   if (m.isGroup()) {
-    j["group"] = m.group;
-    j["from"] = m.from;
+    rest["group"] = m.group;
+    rest["from"] = m.from;
   } else {
-    j["from"] = m.from;
-    j["to"] = m.to;
+    rest["from"] = m.from;
+    rest["to"] = m.to;
   }
-  j["text"] = m.text;
-  j["ts"] = m.ts;
-  return dump(j);
+  rest["text"] = m.text;
+  rest["ts"] = m.ts;
+  tail_ = dump(rest);
+  tail_[0] = ',';
+}
+
+std::string MessageEventTemplate::withSeq(Seq seq) const {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, seq);
+  (void)ec;
+  std::string line;
+  line.reserve(head_.size() + static_cast<size_t>(end - digits) + tail_.size());
+  line.append(head_).append(digits, end).append(tail_);
+  return line;
 }
 
 std::string friendAddedEvent(const FriendView& f) {

@@ -48,6 +48,19 @@ std::string serializeError(const nlohmann::json& rid, const Status& error);
 
 // Events (objects with an "event" key).
 std::string messageEvent(const Message& m, Seq seq);  // "message" or "group_message"
+
+// The same event serialized once and given each recipient's seq by splicing
+// (a group message goes to hundreds of members with the same bytes but the
+// seq). withSeq(s) == messageEvent(m, s).
+class MessageEventTemplate {
+ public:
+  explicit MessageEventTemplate(const Message& m);
+  std::string withSeq(Seq seq) const;
+
+ private:
+  std::string head_;  // {"event":...,"id":N,"seq":
+  std::string tail_;  // ,"from":...}
+};
 std::string friendAddedEvent(const FriendView& f);
 std::string presenceEvent(const std::string& user, bool online);
 // Sent to every connection when the server is going down (graceful shutdown).

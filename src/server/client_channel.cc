@@ -23,7 +23,7 @@ ClientChannel::ClientChannel(ChatService& service, const net::TransportPtr& conn
 
 void ClientChannel::onLine(std::string_view line) {
   if (closed_) return;
-  waiting_.emplace_back(line);
+  waiting_.push(std::string(line));
   if (metrics_) metrics_->requests_waiting.fetch_add(1, std::memory_order_relaxed);
   if (waiting_.size() >= kMaxWaitingLines) {
     if (auto c = connection_.lock()) c->pauseReading();
@@ -34,7 +34,7 @@ void ClientChannel::onLine(std::string_view line) {
 void ClientChannel::processNext() {
   while (!busy_ && !closed_ && !shutting_down_ && !waiting_.empty()) {
     std::string line = std::move(waiting_.front());
-    waiting_.pop_front();
+    waiting_.pop();
     if (metrics_) metrics_->requests_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (waiting_.size() == kResumeReadingBelow) {
       if (auto c = connection_.lock()) c->resumeReading();

@@ -8,11 +8,11 @@
 // Loop-thread only.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "common/vector_fifo.h"
 #include "net/connection.h"
 #include "net/transport.h"
 #include "service/chat_service.h"
@@ -47,7 +47,7 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
   Metrics* metrics_;
   std::weak_ptr<net::Transport> connection_;
   std::shared_ptr<Session> session_;
-  std::deque<std::string> waiting_;  // lines received while a request runs
+  VectorFifo<std::string> waiting_;  // lines received while a request runs
   bool busy_ = false;
   bool closed_ = false;
   bool authenticated_ = false;  // as last told to the connection

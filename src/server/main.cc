@@ -1,6 +1,7 @@
 // parley-server: parse the configuration, start one node, wait for SIGINT or
 // SIGTERM, stop gracefully.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <cstdio>
@@ -24,6 +25,13 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // Every connection is a file: take every file the hard limit allows
+  // (many systems start processes with a soft limit of 1024).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   // Past a file size limit (RLIMIT_FSIZE) a write should fail like a full
   // disk — the store answers `unavailable` and recovers — not kill the node.
   std::signal(SIGXFSZ, SIG_IGN);

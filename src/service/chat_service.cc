@@ -239,9 +239,9 @@ Result<Reply> ChatService::send(const User& me, const std::string& to, const std
     options_.metrics->direct_messages++;
   }
   // Durable now; the bus is only the fast path to an online recipient.
-  Message m{appended->id, me.name, other->name, "", text, ts};
+  protocol::MessageEventTemplate event(Message{appended->id, me.name, other->name, "", text, ts});
   for (const InboxSlot& slot : appended->slots) {
-    bus_.publish(Envelope{slot.user, slot.seq, protocol::messageEvent(m, slot.seq)});
+    bus_.publish(Envelope{slot.user, slot.seq, event.withSeq(slot.seq)});
   }
   Reply reply;
   reply.message = MessageRef{appended->id, ts};
@@ -265,18 +265,151 @@ Result<Reply> ChatService::groupSend(const User& me, const std::string& name,
   }
   TimestampMs ts = nowMs();
   auto started = std::chrono::steady_clock::now();
-  PARLEY_TRY(appended, store_.appendGroup(group->id, me.id, text, ts));
+  auto appended = store_.appendGroup(group->id, me.id, text, ts);
+  if (!appended.ok()) {
+    if (appended.status().isNotFound()) return Status::Forbidden("you are not a member of " + name);
+    return logged("appendGroup", appended.status());
+  }
   if (options_.metrics) {
     options_.metrics->store_commit.observe(std::chrono::steady_clock::now() - started);
     options_.metrics->group_messages++;
   }
-  Message m{appended->id, me.name, "", group->name, text, ts};
+  protocol::MessageEventTemplate event(Message{appended->id, me.name, "", group->name, text, ts});
   for (const InboxSlot& slot : appended->slots) {
-    bus_.publish(Envelope{slot.user, slot.seq, protocol::messageEvent(m, slot.seq)});
+    bus_.publish(Envelope{slot.user, slot.seq, event.withSeq(slot.seq)});
   }
   Reply reply;
   reply.message = MessageRef{appended->id, ts};
   return reply;
+}
+
+// --- the hot path ----------------------------------------------------------------
+
+void ChatService::runAppend(bool on_pool, std::function<void()> append, const ReplyDone& done) {
+  if (on_pool || store_.queuesAppends()) {
+    append();
+    return;
+  }
+  if (!pool_.trySubmit(std::move(append))) {
+    done(Status::Unavailable("server is overloaded, retry later"));
+  }
+}
+
+void ChatService::sendAsync(const User& me, std::string to, std::string text, ReplyDone done) {
+  if (!user_messages_.tryTake(std::to_string(me.id))) {
+    done(Status::RateLimited("too many messages; slow down"));
+    return;
+  }
+  auto other = cache_.user(to);
+  if (other && cache_.friends(me.id, other->id)) {
+    storeDirect(me, *other, std::move(text), /*on_pool=*/false, std::move(done));
+    return;
+  }
+  // Not cached yet: look up on the pool, remember, then store from there.
+  auto lookup = [this, me, to = std::move(to), text = std::move(text), done]() mutable {
+    auto other = store_.findUser(to);
+    if (!other.ok()) {
+      if (other.status().isNotFound()) return done(Status::NotFound("no user named " + to));
+      return done(logged("findUser", other.status()));
+    }
+    auto friends = store_.areFriends(me.id, other->id);
+    if (!friends.ok()) return done(logged("areFriends", friends.status()));
+    if (!friends.value()) return done(Status::Forbidden(other->name + " is not your friend"));
+    cache_.putUser(to, other.value());
+    cache_.putFriends(me.id, other->id);
+    storeDirect(me, other.value(), std::move(text), /*on_pool=*/true, std::move(done));
+  };
+  if (!pool_.trySubmit(std::move(lookup))) {
+    done(Status::Unavailable("server is overloaded, retry later"));
+  }
+}
+
+void ChatService::storeDirect(const User& me, const User& to, std::string text, bool on_pool,
+                              ReplyDone done) {
+  TimestampMs ts = nowMs();
+  auto started = std::chrono::steady_clock::now();
+  auto committed = [this, from = me.name, to_name = to.name, text, ts, started,
+                    done](Result<Store::Appended> appended) {
+    if (!appended.ok()) return done(logged("appendDirect", appended.status()));
+    if (options_.metrics) {
+      options_.metrics->store_commit.observe(std::chrono::steady_clock::now() - started);
+      options_.metrics->direct_messages.fetch_add(1, std::memory_order_relaxed);
+    }
+    // Durable now; the bus is only the fast path to an online recipient.
+    protocol::MessageEventTemplate event(Message{appended->id, from, to_name, "", text, ts});
+    for (const InboxSlot& slot : appended->slots) {
+      bus_.publish(Envelope{slot.user, slot.seq, event.withSeq(slot.seq)});
+    }
+    Reply reply;
+    reply.message = MessageRef{appended->id, ts};
+    done(std::move(reply));
+  };
+  runAppend(
+      on_pool,
+      [this, from = me.id, to = to.id, text = std::move(text), ts,
+       committed = std::move(committed)]() mutable {
+        store_.appendDirectAsync(from, to, std::move(text), ts, std::move(committed));
+      },
+      done);
+}
+
+void ChatService::groupSendAsync(const User& me, std::string name, std::string text,
+                                 ReplyDone done) {
+  if (!user_messages_.tryTake(std::to_string(me.id))) {
+    done(Status::RateLimited("too many messages; slow down"));
+    return;
+  }
+  if (auto group = cache_.group(name)) {
+    storeGroup(me, *group, std::move(text), /*on_pool=*/false, std::move(done));
+    return;
+  }
+  auto lookup = [this, me, name = std::move(name), text = std::move(text), done]() mutable {
+    auto group = store_.findGroup(name);
+    if (!group.ok()) {
+      if (group.status().isNotFound()) return done(Status::NotFound("no group named " + name));
+      return done(logged("findGroup", group.status()));
+    }
+    cache_.putGroup(name, group.value());
+    storeGroup(me, group.value(), std::move(text), /*on_pool=*/true, std::move(done));
+  };
+  if (!pool_.trySubmit(std::move(lookup))) {
+    done(Status::Unavailable("server is overloaded, retry later"));
+  }
+}
+
+void ChatService::storeGroup(const User& me, const Group& group, std::string text, bool on_pool,
+                             ReplyDone done) {
+  TimestampMs ts = nowMs();
+  auto started = std::chrono::steady_clock::now();
+  auto committed = [this, from = me.name, group_name = group.name, text, ts, started,
+                    done](Result<Store::Appended> appended) {
+    if (!appended.ok()) {
+      // The store checks membership in the storing transaction.
+      if (appended.status().isNotFound()) {
+        return done(Status::Forbidden("you are not a member of " + group_name));
+      }
+      return done(logged("appendGroup", appended.status()));
+    }
+    if (options_.metrics) {
+      options_.metrics->store_commit.observe(std::chrono::steady_clock::now() - started);
+      options_.metrics->group_messages.fetch_add(1, std::memory_order_relaxed);
+    }
+    // Serialized once; each member's line differs only by its seq.
+    protocol::MessageEventTemplate event(Message{appended->id, from, "", group_name, text, ts});
+    for (const InboxSlot& slot : appended->slots) {
+      bus_.publish(Envelope{slot.user, slot.seq, event.withSeq(slot.seq)});
+    }
+    Reply reply;
+    reply.message = MessageRef{appended->id, ts};
+    done(std::move(reply));
+  };
+  runAppend(
+      on_pool,
+      [this, from = me.id, group = group.id, text = std::move(text), ts,
+       committed = std::move(committed)]() mutable {
+        store_.appendGroupAsync(group, from, std::move(text), ts, std::move(committed));
+      },
+      done);
 }
 
 Result<Reply> ChatService::history(const User& me, const protocol::Request& r) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@
 #include "common/status.h"
 #include "protocol/reply.h"
 #include "protocol/request.h"
+#include "service/lookup_cache.h"
 #include "service/password_hasher.h"
 #include "service/rate_limiter.h"
 #include "service/session_registry.h"
@@ -106,6 +108,16 @@ class ChatService {
   Result<protocol::Reply> groupSend(const User& me, const std::string& name,
                                     const std::string& text);
   Result<protocol::Reply> history(const User& me, const protocol::Request& request);
+
+  // --- the hot path: callable on a loop thread ------------------------------
+  // send and group_send without blocking the caller: names come from the
+  // lookup cache (a miss is looked up on the blocking pool), the append is
+  // queued for the store's writer (or run on the pool when the store cannot
+  // queue). `done` runs exactly once, on a store or pool thread — or in the
+  // call itself for an immediate refusal (rate_limited, unavailable).
+  using ReplyDone = std::function<void(Result<protocol::Reply>)>;
+  void sendAsync(const User& me, std::string to, std::string text, ReplyDone done);
+  void groupSendAsync(const User& me, std::string group, std::string text, ReplyDone done);
   Result<Seq> ack(const User& me, Seq up_to);
   Result<std::vector<Delivery>> inboxAfter(const User& me, Seq after);
 
@@ -114,6 +126,14 @@ class ChatService {
   // that one logout revokes it (a fresh token per resume would leave the
   // presented one alive after logout, until it expires).
   Result<LoginResult> finishLogin(const User& user, const std::string& resumed_token = "");
+  // The append and what follows its commit (publish, reply). `on_pool`: the
+  // caller is a pool thread, so a store that cannot queue may block here.
+  void storeDirect(const User& me, const User& to, std::string text, bool on_pool, ReplyDone done);
+  void storeGroup(const User& me, const Group& group, std::string text, bool on_pool,
+                  ReplyDone done);
+  // Runs `append` now if the store queues (or we are on the pool already),
+  // else on the pool; refuses with unavailable when the pool is full.
+  void runAppend(bool on_pool, std::function<void()> append, const ReplyDone& done);
   Result<std::vector<protocol::FriendView>> friendViews(UserId me);
   void notifyFriends(const User& me, bool online);
   // The store reports a closed database as Unavailable; anything unexpected
@@ -129,6 +149,7 @@ class ChatService {
   KeyedRateLimiter login_failures_by_name_;
   KeyedRateLimiter login_failures_by_address_;
   SessionRegistry registry_;
+  LookupCache cache_;
 };
 
 }  // namespace parley

@@ -23,6 +23,15 @@ void Session::runBlocking(Blocking work, Done done) {
   if (!queued) done(Status::Unavailable("server is overloaded, retry later"));
 }
 
+ChatService::ReplyDone Session::backOnLoop(Done done) {
+  // The service answers on a store or pool thread (or at once, for a
+  // refusal); the session's state is touched on its loop only.
+  return [self = shared_from_this(), done = std::move(done)](Result<Reply> result) mutable {
+    auto shared = std::make_shared<Result<Reply>>(std::move(result));
+    self->sink_->post([done = std::move(done), shared] { done(std::move(*shared)); });
+  };
+}
+
 void Session::handle(const Request& r, Done done) {
   // Operations allowed before login.
   switch (r.op) {
@@ -88,8 +97,7 @@ void Session::handle(const Request& r, Done done) {
       runBlocking([service, me] { return service->friends(me); }, std::move(done));
       return;
     case Op::kSend:
-      runBlocking([service, me, to = r.to, text = r.text] { return service->send(me, to, text); },
-                  std::move(done));
+      service->sendAsync(me, r.to, r.text, backOnLoop(std::move(done)));
       return;
     case Op::kCreateGroup:
       runBlocking([service, me, g = r.group, d = r.desc] { return service->createGroup(me, g, d); },
@@ -110,8 +118,7 @@ void Session::handle(const Request& r, Done done) {
       runBlocking([service, me, g = r.group] { return service->members(me, g); }, std::move(done));
       return;
     case Op::kGroupSend:
-      runBlocking([service, me, g = r.group, t = r.text] { return service->groupSend(me, g, t); },
-                  std::move(done));
+      service->groupSendAsync(me, r.group, r.text, backOnLoop(std::move(done)));
       return;
     case Op::kHistory:
       runBlocking([service, me, r] { return service->history(me, r); }, std::move(done));

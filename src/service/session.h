@@ -48,6 +48,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Runs `work` on the pool and `done` with its result back on the loop;
   // answers unavailable at once if the pool is saturated.
   void runBlocking(Blocking work, Done done);
+  // Wraps `done` so that it runs on this session's loop, whatever thread
+  // the service answers on.
+  ChatService::ReplyDone backOnLoop(Done done);
   void startLogin(std::function<Result<LoginResult>()> work, Done done);
   void endLogin();
 

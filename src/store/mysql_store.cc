@@ -334,8 +334,12 @@ Result<Store::Appended> MysqlStore::appendGroup(GroupId group, UserId from, cons
   Appended out;
   Status st = run(true, [&](MysqlConn& c) -> Status {
     out = Appended{};
-    Status r =
-        c.exec("INSERT INTO messages(chat, sender_id, group_id, body, ts) VALUES (?, ?, ?, ?, ?)",
+    std::vector<SqlRow> member;
+    Status r = c.exec("SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?",
+                      {group, from}, &member);
+    if (!r.ok()) return r;
+    if (member.empty()) return Status::NotFound("not a member");
+    r = c.exec("INSERT INTO messages(chat, sender_id, group_id, body, ts) VALUES (?, ?, ?, ?, ?)",
                {groupChat(group), from, group, text, ts});
     if (!r.ok()) return r;
     out.id = static_cast<MessageId>(c.insertId());

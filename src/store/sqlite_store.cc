@@ -1,15 +1,43 @@
 #include "store/sqlite_store.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 
 #include "store/sqlite_schema.h"
 
 namespace parley {
 namespace {
 
-// Largest number of queued writes one leader commits together. Bounds the
-// time the followers wait behind one transaction.
-constexpr size_t kMaxBatch = 512;
+// Writes waiting for the writer thread before new ones are refused
+// (unavailable): bounds memory when clients send faster than the disk syncs.
+constexpr size_t kMaxQueuedWrites = 100000;
+
+// A write a caller waits for (the blocking API).
+class WaitedJob final : public SqliteWriter::Job {
+ public:
+  explicit WaitedJob(std::function<Status(SqliteDb&)> fn) : fn_(std::move(fn)) {}
+  Status run(SqliteWriter&, SqliteDb& db) override { return fn_(db); }
+  void finish(const Status& status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    result_ = status;
+    done_ = true;
+    cv_.notify_one();
+  }
+  Status wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return done_; });
+    return result_;
+  }
+
+ private:
+  std::function<Status(SqliteDb&)> fn_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  Status result_;
+};
 
 std::string directChat(UserId a, UserId b) {
   return "d:" + std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
@@ -31,13 +59,6 @@ Message readMessage(const Stmt& s, int first) {
 }
 
 }  // namespace
-
-struct SqliteStore::Writer {
-  WriteFn fn;
-  Status result;
-  bool done = false;
-  std::condition_variable cv;
-};
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                                                        size_t read_connections) {
@@ -83,6 +104,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     if (!st.ok()) return st;
     store->free_readers_.push_back(std::move(r));
   }
+  store->writer_ = std::make_unique<SqliteWriter>(w, kMaxQueuedWrites);
   return store;
 }
 
@@ -91,50 +113,18 @@ SqliteStore::~SqliteStore() = default;
 // --- the two access paths ------------------------------------------------------
 
 Status SqliteStore::write(WriteFn fn) {
-  Writer me;
-  me.fn = std::move(fn);
-  std::unique_lock<std::mutex> lock(write_mu_);
-  writers_.push_back(&me);
-  while (!me.done && &me != writers_.front()) me.cv.wait(lock);
-  if (me.done) return me.result;  // a leader committed our write
-
-  // We lead: take everyone queued so far, commit them together.
-  size_t n = std::min(writers_.size(), kMaxBatch);
-  std::vector<Writer*> batch(writers_.begin(), writers_.begin() + static_cast<long>(n));
-  lock.unlock();
-
-  SqliteDb& db = *writer_db_;
-  Status begun = db.execScript("BEGIN IMMEDIATE");
-  if (begun.ok()) {
-    for (Writer* w : batch) {
-      (void)db.execScript("SAVEPOINT w");
-      w->result = w->fn(db);
-      if (!w->result.ok()) (void)db.execScript("ROLLBACK TO w");
-      (void)db.execScript("RELEASE w");
-    }
-    Status committed = db.execScript("COMMIT");
-    if (!committed.ok()) {
-      // Nothing of this batch is durable; say so to every writer in it.
-      (void)db.execScript("ROLLBACK");
-      for (Writer* w : batch) {
-        if (w->result.ok()) w->result = committed;
-      }
-    }
-  } else {
-    for (Writer* w : batch) w->result = begun;
-  }
-
-  lock.lock();
-  for (size_t i = 0; i < n; ++i) {
-    Writer* w = writers_.front();
-    writers_.pop_front();
-    if (w != &me) {
-      w->done = true;
-      w->cv.notify_one();
-    }
-  }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();  // the next leader
-  return me.result;
+  // The job lives on this stack until finish() has run: wait() returns only
+  // after it, and the writer drops its pointer right after finish().
+  auto job = std::make_unique<WaitedJob>(std::move(fn));
+  WaitedJob* raw = job.get();
+  struct NoDelete final : SqliteWriter::Job {
+    explicit NoDelete(WaitedJob* j) : job(j) {}
+    Status run(SqliteWriter& w, SqliteDb& db) override { return job->run(w, db); }
+    void finish(const Status& st) override { job->finish(st); }
+    WaitedJob* job;
+  };
+  writer_->submit(std::make_unique<NoDelete>(raw));
+  return raw->wait();
 }
 
 Status SqliteStore::read(const ReadFn& fn) {
@@ -245,6 +235,7 @@ Result<std::vector<User>> SqliteStore::listFriends(UserId user) {
 
 Result<Group> SqliteStore::createGroup(const std::string& name, const std::string& desc,
                                        UserId owner, TimestampMs now) {
+  SqliteWriter* writer = writer_.get();
   Group group;
   Status st = write([&](SqliteDb& db) -> Status {
     PREPARE(s, db, "INSERT INTO chat_groups(name, description, created_ms) VALUES (?, ?, ?)");
@@ -252,6 +243,7 @@ Result<Group> SqliteStore::createGroup(const std::string& name, const std::strin
     if (r.isConflict()) return Status::Conflict("group name " + name + " is taken");
     if (!r.ok()) return r;
     group = Group{db.lastInsertId(), name, desc};
+    writer->forgetMembers(group.id);
     PREPARE(m, db,
             "INSERT INTO group_members(group_id, user_id, role, joined_ms) "
             "VALUES (?, ?, 'owner', ?)");
@@ -275,7 +267,9 @@ Result<Group> SqliteStore::findGroup(const std::string& name) {
 }
 
 Status SqliteStore::addMember(GroupId group, UserId user, TimestampMs now) {
+  SqliteWriter* writer = writer_.get();
   return write([&](SqliteDb& db) -> Status {
+    writer->forgetMembers(group);
     PREPARE(s, db,
             "INSERT INTO group_members(group_id, user_id, role, joined_ms) "
             "VALUES (?, ?, 'member', ?)");
@@ -284,7 +278,9 @@ Status SqliteStore::addMember(GroupId group, UserId user, TimestampMs now) {
 }
 
 Status SqliteStore::removeMember(GroupId group, UserId user) {
+  SqliteWriter* writer = writer_.get();
   return write([&](SqliteDb& db) -> Status {
+    writer->forgetMembers(group);
     PREPARE(s, db, "DELETE FROM group_members WHERE group_id = ? AND user_id = ?");
     Status r = s.bind(1, group).bind(2, user).exec();
     if (!r.ok()) return r;
@@ -347,65 +343,125 @@ Result<std::vector<UserId>> SqliteStore::memberIds(GroupId group) {
 
 // --- messages ----------------------------------------------------------------
 
+namespace {
+
+// An append queued for the writer: stores the message once, then gives each
+// recipient the next seq of its inbox and an inbox row pointing at it.
+class AppendJob final : public SqliteWriter::Job {
+ public:
+  AppendJob(bool group, int64_t target, UserId from, std::string text, TimestampMs ts,
+            Store::AppendDone done)
+      : group_(group),
+        target_(target),
+        from_(from),
+        text_(std::move(text)),
+        ts_(ts),
+        done_(std::move(done)) {}
+
+  Status run(SqliteWriter& writer, SqliteDb& db) override {
+    out_ = Store::Appended{};
+    const std::vector<UserId>* members = nullptr;
+    if (group_) {
+      auto m = writer.members(db, target_);
+      if (!m.ok()) return m.status();
+      members = m.value();
+      // Checked here, in the storing transaction: a member who just left
+      // cannot slip between a check and the store.
+      if (!std::binary_search(members->begin(), members->end(), from_)) {
+        return Status::NotFound("not a member");
+      }
+    }
+    PREPARE(m, db,
+            "INSERT INTO messages(chat, sender_id, recipient_id, group_id, body, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?)");
+    m.bind(1, group_ ? groupChat(target_) : directChat(from_, target_)).bind(2, from_);
+    if (group_) {
+      m.bindNull(3).bind(4, target_);
+    } else {
+      m.bind(3, target_).bindNull(4);
+    }
+    Status r = m.bind(5, text_).bind(6, ts_).exec();
+    if (!r.ok()) return r;
+    out_.id = db.lastInsertId();
+    auto insert = db.prepare("INSERT INTO inbox(user_id, seq, message_id) VALUES (?, ?, ?)");
+    if (!insert.ok()) return insert.status();
+    auto give = [&](UserId user) -> Status {
+      // The seq comes from the writer's cache: one writer, so seqs commit
+      // in the order they are assigned, without gaps.
+      auto seq = writer.nextSeq(db, user);
+      if (!seq.ok())
+        return seq.status().isNotFound() ? Status::NotFound("no recipient") : seq.status();
+      Status st =
+          db.stmt(insert.value()).bind(1, user).bind(2, seq.value()).bind(3, out_.id).exec();
+      if (st.ok()) out_.slots.push_back(InboxSlot{user, seq.value()});
+      return st;
+    };
+    if (!group_) return give(target_);
+    out_.slots.reserve(members->size());
+    for (UserId member : *members) {
+      if (member == from_) continue;
+      Status st = give(member);
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  void finish(const Status& status) override {
+    if (status.ok()) {
+      done_(std::move(out_));
+    } else {
+      done_(status);
+    }
+  }
+
+ private:
+  const bool group_;
+  const int64_t target_;  // the recipient, or the group
+  const UserId from_;
+  const std::string text_;
+  const TimestampMs ts_;
+  Store::AppendDone done_;
+  Store::Appended out_;
+};
+
+}  // namespace
+
+void SqliteStore::appendDirectAsync(UserId from, UserId to, std::string text, TimestampMs ts,
+                                    AppendDone done) {
+  writer_->submit(
+      std::make_unique<AppendJob>(false, to, from, std::move(text), ts, std::move(done)));
+}
+
+void SqliteStore::appendGroupAsync(GroupId group, UserId from, std::string text, TimestampMs ts,
+                                   AppendDone done) {
+  writer_->submit(
+      std::make_unique<AppendJob>(true, group, from, std::move(text), ts, std::move(done)));
+}
+
+Result<Store::Appended> SqliteStore::waitFor(
+    void (SqliteStore::*append)(UserId, UserId, std::string, TimestampMs, AppendDone), UserId a,
+    UserId b, const std::string& text, TimestampMs ts) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<Appended>> result;
+  (this->*append)(a, b, text, ts, [&](Result<Appended> r) {
+    std::lock_guard<std::mutex> lock(mu);
+    result.emplace(std::move(r));
+    cv.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return result.has_value(); });
+  return std::move(*result);
+}
+
 Result<Store::Appended> SqliteStore::appendDirect(UserId from, UserId to, const std::string& text,
                                                   TimestampMs ts) {
-  Appended out;
-  Status st = write([&](SqliteDb& db) -> Status {
-    out = Appended{};
-    PREPARE(m, db,
-            "INSERT INTO messages(chat, sender_id, recipient_id, body, ts) VALUES (?, ?, ?, ?, ?)");
-    Status r =
-        m.bind(1, directChat(from, to)).bind(2, from).bind(3, to).bind(4, text).bind(5, ts).exec();
-    if (!r.ok()) return r;
-    out.id = db.lastInsertId();
-    // The recipient's next seq, taken inside this transaction: SQLite has one
-    // writer, so seqs commit in the order they are assigned, without gaps.
-    PREPARE(u, db, "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq");
-    u.bind(1, to);
-    if (!u.step()) return u.status().ok() ? Status::NotFound("no recipient") : u.status();
-    Seq seq = u.int64(0);
-    while (u.step()) {
-    }
-    PREPARE(i, db, "INSERT INTO inbox(user_id, seq, message_id) VALUES (?, ?, ?)");
-    r = i.bind(1, to).bind(2, seq).bind(3, out.id).exec();
-    if (!r.ok()) return r;
-    out.slots.push_back(InboxSlot{to, seq});
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return out;
+  return waitFor(&SqliteStore::appendDirectAsync, from, to, text, ts);
 }
 
 Result<Store::Appended> SqliteStore::appendGroup(GroupId group, UserId from,
                                                  const std::string& text, TimestampMs ts) {
-  Appended out;
-  Status st = write([&](SqliteDb& db) -> Status {
-    out = Appended{};
-    PREPARE(m, db,
-            "INSERT INTO messages(chat, sender_id, group_id, body, ts) VALUES (?, ?, ?, ?, ?)");
-    Status r =
-        m.bind(1, groupChat(group)).bind(2, from).bind(3, group).bind(4, text).bind(5, ts).exec();
-    if (!r.ok()) return r;
-    out.id = db.lastInsertId();
-    // Stored once above; each member but the sender gets a small inbox row
-    // pointing at it, under that member's own next seq. Two statements
-    // whatever the group size.
-    PREPARE(u, db,
-            "UPDATE users SET last_seq = last_seq + 1 WHERE id IN "
-            "(SELECT user_id FROM group_members WHERE group_id = ? AND user_id <> ?) "
-            "RETURNING id, last_seq");
-    u.bind(1, group).bind(2, from);
-    while (u.step()) out.slots.push_back(InboxSlot{u.int64(0), u.int64(1)});
-    if (!u.status().ok()) return u.status();
-    for (const InboxSlot& slot : out.slots) {
-      PREPARE(i, db, "INSERT INTO inbox(user_id, seq, message_id) VALUES (?, ?, ?)");
-      r = i.bind(1, slot.user).bind(2, slot.seq).bind(3, out.id).exec();
-      if (!r.ok()) return r;
-    }
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return out;
+  return waitFor(&SqliteStore::appendGroupAsync, group, from, text, ts);
 }
 
 Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq, int limit) {
@@ -441,13 +497,16 @@ Result<Seq> SqliteStore::ackPoint(UserId user) {
 
 Result<Seq> SqliteStore::ack(UserId user, Seq up_to) {
   Seq seq = 0;
+  SqliteWriter* writer = writer_.get();
   Status st = write([&](SqliteDb& db) -> Status {
     // Forward only, and never past what was assigned: acking "the future"
-    // must not swallow messages that have not arrived yet.
+    // must not swallow messages that have not arrived yet. The writer's
+    // last seq counts appends of this very batch too.
+    auto last = writer->lastSeq(db, user);
+    if (!last.ok()) return last.status();
     PREPARE(s, db,
-            "UPDATE users SET ack_seq = MAX(ack_seq, MIN(?, last_seq)) WHERE id = ? "
-            "RETURNING ack_seq");
-    s.bind(1, up_to).bind(2, user);
+            "UPDATE users SET ack_seq = MAX(ack_seq, MIN(?, ?)) WHERE id = ? RETURNING ack_seq");
+    s.bind(1, up_to).bind(2, last.value()).bind(3, user);
     if (!s.step()) return s.status().ok() ? Status::NotFound("no user id") : s.status();
     seq = s.int64(0);
     while (s.step()) {

@@ -1,9 +1,11 @@
 // SqliteStore: the embedded default Store. One SQLite file in WAL mode with
 // synchronous=FULL, so an acknowledged message survives a process crash and
 // a power loss. fsync per message would be slow, so writes are group
-// committed: concurrent writers queue up and the one at the front commits a
-// batch of them in one transaction (LevelDB's DBImpl::Write), each inside its
-// own SAVEPOINT so one failing write does not undo the others.
+// committed by one writer thread (SqliteWriter): every write queued while a
+// commit runs goes into the next transaction, each inside its own SAVEPOINT
+// so one failing write does not undo the others. Appends can be queued
+// without waiting (appendDirectAsync/appendGroupAsync), so a batch is not
+// limited by how many threads are waiting. One process owns the file.
 // Reads use a small pool of read-only connections (WAL lets them run beside
 // the writer).
 //
@@ -11,7 +13,6 @@
 #pragma once
 
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "store/sqlite_db.h"
+#include "store/sqlite_writer.h"
 #include "store/store.h"
 
 namespace parley {
@@ -51,6 +53,11 @@ class SqliteStore final : public Store {
                                 TimestampMs ts) override;
   Result<Appended> appendGroup(GroupId group, UserId from, const std::string& text,
                                TimestampMs ts) override;
+  bool queuesAppends() const override { return true; }
+  void appendDirectAsync(UserId from, UserId to, std::string text, TimestampMs ts,
+                         AppendDone done) override;
+  void appendGroupAsync(GroupId group, UserId from, std::string text, TimestampMs ts,
+                        AppendDone done) override;
   Result<std::vector<Delivery>> inboxAfter(UserId user, Seq after_seq, int limit) override;
   Result<Seq> ackPoint(UserId user) override;
   Result<Seq> ack(UserId user, Seq up_to) override;
@@ -66,19 +73,20 @@ class SqliteStore final : public Store {
  private:
   using WriteFn = std::function<Status(SqliteDb&)>;
   using ReadFn = std::function<Status(SqliteDb&)>;
-  struct Writer;
 
   SqliteStore() = default;
   // Runs `fn` inside the next group commit; returns its status once durable.
   Status write(WriteFn fn);
+  // Waits for an asynchronous append.
+  Result<Appended> waitFor(void (SqliteStore::*append)(UserId, UserId, std::string, TimestampMs,
+                                                       AppendDone),
+                           UserId a, UserId b, const std::string& text, TimestampMs ts);
   // Runs `fn` on a free read connection.
   Status read(const ReadFn& fn);
 
   std::string path_;
-  std::unique_ptr<SqliteDb> writer_db_;  // used only by the current batch leader
-
-  std::mutex write_mu_;
-  std::deque<Writer*> writers_;  // guarded by write_mu_; the front one leads
+  std::unique_ptr<SqliteDb> writer_db_;   // used only by the writer thread
+  std::unique_ptr<SqliteWriter> writer_;  // declared after writer_db_: stops first
 
   std::mutex read_mu_;
   std::condition_variable read_cv_;

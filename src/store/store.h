@@ -12,6 +12,7 @@
 // the client and the server keeps running).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,9 +74,27 @@ class Store {
   virtual Result<Appended> appendDirect(UserId from, UserId to, const std::string& text,
                                         TimestampMs ts) = 0;
   // Stores a group message once and gives every member except the sender an
-  // inbox slot referencing it, in one transaction.
+  // inbox slot referencing it, in one transaction. NotFound when `from` is
+  // not a member (checked in the same transaction, so a concurrent leave
+  // cannot slip between check and store).
   virtual Result<Appended> appendGroup(GroupId group, UserId from, const std::string& text,
                                        TimestampMs ts) = 0;
+
+  // The same two appends without waiting for the commit, when the store
+  // queues writes for a writer thread of its own (queuesAppends()): `done`
+  // runs exactly once, on a store thread, after the commit — and must not
+  // block. A store that does not queue runs the append in the call and calls
+  // `done` before returning, so its callers must be on the blocking pool.
+  using AppendDone = std::function<void(Result<Appended>)>;
+  virtual bool queuesAppends() const { return false; }
+  virtual void appendDirectAsync(UserId from, UserId to, std::string text, TimestampMs ts,
+                                 AppendDone done) {
+    done(appendDirect(from, to, text, ts));
+  }
+  virtual void appendGroupAsync(GroupId group, UserId from, std::string text, TimestampMs ts,
+                                AppendDone done) {
+    done(appendGroup(group, from, text, ts));
+  }
 
   // The user's inbox entries with seq > after_seq, oldest first, at most
   // `limit` of them.

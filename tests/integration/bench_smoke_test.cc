@@ -13,8 +13,11 @@
 namespace parley::testing {
 namespace {
 
-nlohmann::json runBench(uint16_t port, const std::string& args) {
-  std::string cmd = std::string(PARLEY_BENCH_BIN) + " --port " + std::to_string(port) + " " + args +
+nlohmann::json runBench(const ServerProcess& server, const std::string& args) {
+  // Resume tokens are kept beside this server's data, not shared with other
+  // test runs.
+  std::string cmd = std::string(PARLEY_BENCH_BIN) + " --port " + std::to_string(server.port()) +
+                    " --token-dir " + server.dir() + "/tokens --progress 0 " + args +
                     " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
@@ -30,23 +33,43 @@ nlohmann::json runBench(uint16_t port, const std::string& args) {
   return nlohmann::json::parse(out.substr(brace + 1));
 }
 
-TEST(BenchSmokeTest, DirectAndGroupRunsLoseNothing) {
+TEST(BenchSmokeTest, EveryScenarioRunsAndLosesNothing) {
   ServerProcess server({"--rate-per-connection", "0", "--rate-per-user", "0"});
   server.start();
-  auto direct = runBench(server.port(), "--scenario direct --pairs 10 --duration 2 --procs 2");
+  auto direct = runBench(server, "--scenario direct --pairs 10 --duration 2 --procs 2");
   EXPECT_GT(direct.value("acked", 0), 0);
   EXPECT_EQ(direct.value("lost", -1), 0);
   EXPECT_EQ(direct.value("duplicated", -1), 0);
   EXPECT_EQ(direct.value("delivered", 0), direct.value("acked", -1));
-  auto group = runBench(server.port(), "--scenario group --groups 2 --group-size 20 --duration 2");
+  auto group = runBench(server, "--scenario group --groups 2 --group-size 20 --duration 2");
   EXPECT_GT(group.value("acked", 0), 0);
   EXPECT_EQ(group.value("lost", -1), 0);
   EXPECT_EQ(group.value("duplicated", -1), 0);
-  auto connect = runBench(server.port(), "--scenario connect --users 200 --duration 1");
+  auto connect = runBench(server, "--scenario connect --users 200 --duration 1");
   EXPECT_EQ(connect.value("connections", 0), 200);
+  EXPECT_EQ(connect.value("logins", 0), 200);
+  // The second time the same users log in by resume token, not password.
+  auto resumed = runBench(server, "--scenario connect --users 200 --duration 1");
+  EXPECT_EQ(resumed.value("connections", 0), 200);
+  EXPECT_EQ(resumed.value("resumes", 0), 200);
+  auto mixed = runBench(server,
+                        "--scenario mixed --pairs 5 --groups 1 --group-size 10 --users 20 "
+                        "--rate 500 --duration 2 --procs 2");
+  EXPECT_GT(mixed.value("acked", 0), 0);
+  EXPECT_EQ(mixed.value("lost", -1), 0);
+  EXPECT_EQ(mixed.value("duplicated", -1), 0);
+  for (const char* mode : {"resume", "password"}) {
+    auto storm =
+        runBench(server, std::string("--scenario login --users 5 --duration 1 --login ") + mode);
+    EXPECT_GT(storm.value("logins", 0), 0) << mode;
+    EXPECT_EQ(storm.value("errors", -1), 0) << mode;
+    if (std::string(mode) == "resume") {
+      EXPECT_GT(storm.value("resumes", 0), 0);
+    }
+  }
   // A second run reuses the accounts (register answers conflict) and must
   // find no stale backlog.
-  auto again = runBench(server.port(), "--scenario direct --pairs 10 --duration 1");
+  auto again = runBench(server, "--scenario direct --pairs 10 --duration 1");
   EXPECT_EQ(again.value("lost", -1), 0);
   EXPECT_EQ(again.value("duplicated", -1), 0);
 }

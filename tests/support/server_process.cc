@@ -25,7 +25,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, uint16_t port)
 }
 
 ServerProcess::~ServerProcess() {
-  if (pid_ > 0) kill9();
+  process_.kill9();
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }
@@ -52,18 +52,7 @@ void ServerProcess::start() {
     for (size_t at; (at = arg.find("{dir}")) != std::string::npos;) arg.replace(at, 5, dir_);
     argv.push_back(std::move(arg));
   }
-  pid_ = fork();
-  if (pid_ == 0) {
-    std::string log = dir_ + "/server.log";
-    FILE* f = freopen(log.c_str(), "a", stderr);
-    (void)f;
-    dup2(STDERR_FILENO, STDOUT_FILENO);
-    std::vector<char*> c;
-    for (auto& a : argv) c.push_back(a.data());
-    c.push_back(nullptr);
-    execv(c[0], c.data());
-    _exit(127);
-  }
+  process_.spawn(argv, dir_ + "/server.log");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(port_file);
@@ -72,9 +61,7 @@ void ServerProcess::start() {
       port_ = static_cast<uint16_t>(p);
       return;
     }
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
+    if (process_.exited()) {
       FAIL() << "parley-server exited at start:\n" << logTail();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -83,28 +70,11 @@ void ServerProcess::start() {
 }
 
 int ServerProcess::stop() {
-  if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  kill9();
-  return -1;
+  if (!process_.running()) return -1;
+  return process_.terminate(std::chrono::seconds(15));
 }
 
-void ServerProcess::kill9() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-}
+void ServerProcess::kill9() { process_.kill9(); }
 
 uint16_t ServerProcess::portFromFile(const std::string& path) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);

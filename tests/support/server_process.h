@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "child_process.h"
+
 namespace parley::testing {
 
 class ServerProcess {
@@ -25,8 +27,8 @@ class ServerProcess {
   int stop();
   // SIGKILL: a crash. The data directory stays for a restart.
   void kill9();
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  bool running() const { return process_.running(); }
+  pid_t pid() const { return process_.pid(); }
   uint16_t port() const { return port_; }
   const std::string& dir() const { return dir_; }
   std::string dataPath() const { return dir_ + "/parley.db"; }
@@ -39,7 +41,7 @@ class ServerProcess {
   std::vector<std::string> args_;
   uint16_t fixed_port_ = 0;
   std::string dir_;
-  pid_t pid_ = -1;
+  ChildProcess process_;
   uint16_t port_ = 0;
 };
 

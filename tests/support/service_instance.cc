@@ -51,40 +51,6 @@ uint16_t freePort() {
   return ntohs(addr.sin_port);
 }
 
-void ChildProcess::spawn(const std::vector<std::string>& argv, const std::string& log_path) {
-  pid_ = fork();
-  if (pid_ == 0) {
-    FILE* f = freopen(log_path.c_str(), "a", stderr);
-    (void)f;
-    dup2(STDERR_FILENO, STDOUT_FILENO);
-    std::vector<char*> c;
-    for (const auto& a : argv) c.push_back(const_cast<char*>(a.c_str()));
-    c.push_back(nullptr);
-    execv(c[0], c.data());
-    _exit(127);
-  }
-}
-
-void ChildProcess::terminate() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  for (int i = 0; i < 200; ++i) {
-    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  kill9();
-}
-
-void ChildProcess::kill9() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  waitpid(pid_, nullptr, 0);
-  pid_ = -1;
-}
-
 // --- MariaDB -----------------------------------------------------------------
 
 MariaDbInstance::MariaDbInstance() : dir_(makeTempDir("mariadb")), port_(freePort()) {}
@@ -185,19 +151,17 @@ void NginxInstance::start() {
     conf << line << "\n";
   }
   std::ofstream(dir_ + "/nginx.conf") << conf.str();
-  int rc = run("nginx -p " + dir_ + " -c " + dir_ + "/nginx.conf -g 'daemon on;' >" + dir_ +
-               "/start.log 2>&1");
-  ASSERT_EQ(rc, 0) << "nginx failed to start; see " << dir_;
-  started_ = true;
+  // In the foreground, as our child: if the test dies, nginx's master gets
+  // the parent-death SIGTERM and stops its workers (a daemonized nginx, or a
+  // SIGKILLed master, would leave workers listening).
+  process_.spawn({"/usr/sbin/nginx", "-p", dir_, "-c", dir_ + "/nginx.conf", "-g", "daemon off;"},
+                 dir_ + "/start.log");
   std::string probe =
       "bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port_) + "' 2>/dev/null";
-  ASSERT_TRUE(waitUntil(10, [&] { return run(probe) == 0; })) << "nginx does not listen";
+  ASSERT_TRUE(waitUntil(10, [&] { return !process_.exited() && run(probe) == 0; }))
+      << "nginx does not listen; see " << dir_;
 }
 
-void NginxInstance::stop() {
-  if (!started_) return;
-  run("nginx -p " + dir_ + " -c " + dir_ + "/nginx.conf -s stop >/dev/null 2>&1");
-  started_ = false;
-}
+void NginxInstance::stop() { process_.terminate(); }
 
 }  // namespace parley::testing

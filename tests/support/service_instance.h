@@ -9,22 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "child_process.h"
+
 namespace parley::testing {
 
 // A free TCP port on 127.0.0.1 (bound, read, released: good enough for tests).
 uint16_t freePort();
-
-class ChildProcess {
- public:
-  ~ChildProcess() { kill9(); }
-  void spawn(const std::vector<std::string>& argv, const std::string& log_path);
-  void terminate();  // SIGTERM and wait (SIGKILL after 20 s)
-  void kill9();
-  bool running() const { return pid_ > 0; }
-
- private:
-  pid_t pid_ = -1;
-};
 
 class MariaDbInstance {
  public:
@@ -74,7 +64,7 @@ class NginxInstance {
   std::string dir_;
   uint16_t port_;
   std::vector<uint16_t> upstreams_;
-  bool started_ = false;
+  ChildProcess process_;
 };
 
 }  // namespace parley::testing

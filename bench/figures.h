@@ -1,0 +1,84 @@
+// Options of parley-bench and Figures, what one worker process measures.
+// Workers send their Figures to the parent as one JSON line; the parent adds
+// them up (counts add, histograms merge).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "latency_histogram.h"
+
+namespace parley::bench {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7000;
+  // connect | direct | group | mixed | login
+  std::string scenario = "direct";
+  int pairs = 50;        // direct, mixed: pairs of friends
+  int users = 1000;      // connect, login, mixed: connections (idle, or churning for login)
+  int groups = 2;        // group, mixed: number of groups
+  int group_size = 100;  // group, mixed: members per group
+  int senders = 0;       // group, mixed: members per group that send (0 = 1)
+  double rate = 0;       // messages/s for the whole process; 0 = as fast as the window allows
+  int window = 4;        // in-flight sends per sending connection when rate is 0
+  double duration = 10;  // seconds of measured load
+  int procs = 1;
+  int sources = 8;  // local addresses 127.0.0.1 .. 127.0.0.N
+  int server_pid = 0;
+  // How connections log in: "resume" (a token saved by an earlier run, or a
+  // password login the first time) or "password" (argon2id every time).
+  std::string login = "resume";
+  std::string token_dir = "/tmp/parley-bench-tokens";
+  int ramp = 256;       // connections being set up at once (connect/login ramp)
+  double progress = 5;  // seconds between progress lines on stderr (0 = none)
+  std::string prefix = "bench";
+  std::string password = "benchpass";
+  int worker = -1;  // internal: index of this worker process
+};
+
+struct Figures {
+  uint64_t sent = 0, acked = 0, delivered = 0, duplicates = 0, errors = 0, connections = 0;
+  uint64_t expected = 0;  // deliveries the acked messages owe (1 per 1:1, G-1 per group)
+  uint64_t logins = 0;    // successful login/resume answers in the measured window
+  uint64_t resumes = 0;   // of which by resume
+  double seconds = 0;
+  double setup_seconds = 0;        // connect: time to get every connection logged in
+  LatencyHistogram latency;        // message send -> recipient receive, microseconds
+  LatencyHistogram login_latency;  // connect -> login/resume answer, microseconds
+
+  nlohmann::json toJson() const {
+    return nlohmann::json{{"sent", sent},
+                          {"acked", acked},
+                          {"delivered", delivered},
+                          {"expected", expected},
+                          {"dup", duplicates},
+                          {"errors", errors},
+                          {"connections", connections},
+                          {"logins", logins},
+                          {"resumes", resumes},
+                          {"seconds", seconds},
+                          {"setup_seconds", setup_seconds},
+                          {"hist", latency.serialize()},
+                          {"login_hist", login_latency.serialize()}};
+  }
+  void add(const nlohmann::json& j) {
+    sent += j["sent"].get<uint64_t>();
+    acked += j["acked"].get<uint64_t>();
+    delivered += j["delivered"].get<uint64_t>();
+    expected += j["expected"].get<uint64_t>();
+    duplicates += j["dup"].get<uint64_t>();
+    errors += j["errors"].get<uint64_t>();
+    connections += j["connections"].get<uint64_t>();
+    logins += j["logins"].get<uint64_t>();
+    resumes += j["resumes"].get<uint64_t>();
+    seconds = std::max(seconds, j["seconds"].get<double>());
+    setup_seconds = std::max(setup_seconds, j["setup_seconds"].get<double>());
+    latency.deserializeAndMerge(j["hist"].get<std::string>());
+    login_latency.deserializeAndMerge(j["login_hist"].get<std::string>());
+  }
+};
+
+}  // namespace parley::bench

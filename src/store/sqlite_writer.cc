@@ -1,0 +1,156 @@
+#include "store/sqlite_writer.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+
+namespace parley {
+
+SqliteWriter::SqliteWriter(SqliteDb& db, size_t max_queued) : db_(db), max_queued_(max_queued) {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sqlite-writer");
+    loop();
+  });
+}
+
+SqliteWriter::~SqliteWriter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  thread_.join();
+}
+
+void SqliteWriter::submit(JobPtr job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_ && queue_.size() < max_queued_) {
+      queue_.push_back(std::move(job));
+      // Only the first job of a batch needs to wake the thread; later ones
+      // are found when it takes the queue.
+      if (queue_.size() == 1) cv_.notify_one();
+      return;
+    }
+  }
+  job->finish(Status::Unavailable("the database is overloaded, retry later"));
+}
+
+void SqliteWriter::loop() {
+  std::vector<JobPtr> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued has run
+      if (queue_.size() <= kMaxBatch) {
+        batch.swap(queue_);
+      } else {
+        auto split = queue_.begin() + static_cast<long>(kMaxBatch);
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
+        queue_.erase(queue_.begin(), split);
+      }
+    }
+    runBatch(batch);
+    batch.clear();
+  }
+}
+
+Status SqliteWriter::exec(const char* sql) {
+  auto prepared = db_.prepare(sql);
+  if (!prepared.ok()) return prepared.status();
+  return db_.stmt(prepared.value()).exec();
+}
+
+void SqliteWriter::runBatch(std::vector<JobPtr>& batch) {
+  std::vector<Status> results(batch.size());
+  Status outcome = exec("BEGIN IMMEDIATE");
+  if (outcome.ok()) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      undo_.clear();
+      Status saved = exec("SAVEPOINT job");
+      results[i] = saved.ok() ? batch[i]->run(*this, db_) : saved;
+      if (!results[i].ok()) {
+        // This job's rows go; so do the seqs it took (later jobs reuse them).
+        (void)exec("ROLLBACK TO job");
+        for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) last_seq_[it->first] = it->second;
+      }
+      (void)exec("RELEASE job");
+    }
+    undo_.clear();
+    outcome = flushSeqs(db_);
+    if (outcome.ok()) outcome = exec("COMMIT");
+    if (!outcome.ok()) {
+      (void)exec("ROLLBACK");
+      forgetAll();  // the caches may hold what was rolled back
+    }
+  } else {
+    forgetAll();
+  }
+  // Durable (or failed as a whole) now: only at this point may anyone learn
+  // that a message is stored.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->finish(outcome.ok() ? results[i] : outcome);
+  }
+}
+
+Status SqliteWriter::flushSeqs(SqliteDb& db) {
+  if (dirty_.empty()) return Status::Ok();
+  auto prepared = db.prepare("UPDATE users SET last_seq = ? WHERE id = ?");
+  if (!prepared.ok()) return prepared.status();
+  for (UserId user : dirty_) {
+    Status st = db.stmt(prepared.value()).bind(1, last_seq_[user]).bind(2, user).exec();
+    if (!st.ok()) return st;
+  }
+  dirty_.clear();
+  return Status::Ok();
+}
+
+void SqliteWriter::forgetAll() {
+  last_seq_.clear();
+  dirty_.clear();
+  members_.clear();
+}
+
+Result<Seq> SqliteWriter::lastSeq(SqliteDb& db, UserId user) {
+  auto it = last_seq_.find(user);
+  if (it != last_seq_.end()) return it->second;
+  // Bounded cache: past its size, start over (only entries already written
+  // back may go, so this happens between batches' flushes as well).
+  if (last_seq_.size() >= kMaxCachedUsers && dirty_.empty()) last_seq_.clear();
+  auto prepared = db.prepare("SELECT last_seq FROM users WHERE id = ?");
+  if (!prepared.ok()) return prepared.status();
+  Stmt s = db.stmt(prepared.value());
+  s.bind(1, user);
+  if (!s.step()) return s.status().ok() ? Status::NotFound("no user id") : s.status();
+  Seq seq = s.int64(0);
+  last_seq_.emplace(user, seq);
+  return seq;
+}
+
+Result<Seq> SqliteWriter::nextSeq(SqliteDb& db, UserId user) {
+  auto last = lastSeq(db, user);
+  if (!last.ok()) return last.status();
+  undo_.emplace_back(user, last.value());
+  Seq next = last.value() + 1;
+  last_seq_[user] = next;
+  dirty_.insert(user);
+  return next;
+}
+
+Result<const std::vector<UserId>*> SqliteWriter::members(SqliteDb& db, GroupId group) {
+  auto it = members_.find(group);
+  if (it != members_.end()) return &it->second;
+  if (members_.size() >= kMaxCachedUsers) members_.clear();
+  auto prepared =
+      db.prepare("SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id");
+  if (!prepared.ok()) return prepared.status();
+  Stmt s = db.stmt(prepared.value());
+  s.bind(1, group);
+  std::vector<UserId> ids;
+  while (s.step()) ids.push_back(s.int64(0));
+  if (!s.status().ok()) return s.status();
+  return &members_.emplace(group, std::move(ids)).first->second;
+}
+
+}  // namespace parley

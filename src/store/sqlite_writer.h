@@ -1,0 +1,95 @@
+// SqliteWriter: the one thread that writes to a SqliteStore's file. Writes
+// are jobs in a bounded queue; the thread takes every job queued (up to
+// kMaxBatch), runs them in ONE transaction (each inside its own SAVEPOINT,
+// so a failing job undoes only itself), commits — one WAL fsync for the
+// whole batch with synchronous=FULL — and only then tells each job how it
+// ended. This is group commit without a thread per waiting write: callers
+// may queue a job and return (SqliteStore's asynchronous appends), so a
+// batch can hold thousands of messages, not just one per blocking-pool
+// thread.
+//
+// Being the only writer of the file, the thread also keeps two caches that
+// stay exact because every change goes through it: each user's last inbox
+// seq (written back once per user per batch, not once per message) and each
+// group's member list (dropped whenever membership changes).
+//
+// Thread safety: submit() from any thread. Job::run and the cache methods
+// run on the writer thread only.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/model.h"
+#include "common/status.h"
+#include "store/sqlite_db.h"
+
+namespace parley {
+
+class SqliteWriter {
+ public:
+  class Job {
+   public:
+    virtual ~Job() = default;
+    // Inside the batch transaction, on the writer thread.
+    virtual Status run(SqliteWriter& writer, SqliteDb& db) = 0;
+    // After the batch committed (or failed), on the writer thread: `status`
+    // is run()'s, or the commit's error. Must not block.
+    virtual void finish(const Status& status) = 0;
+  };
+  using JobPtr = std::unique_ptr<Job>;
+
+  // Jobs committed together at most; bounds the wait of the batch's first.
+  static constexpr size_t kMaxBatch = 2048;
+
+  SqliteWriter(SqliteDb& db, size_t max_queued);
+  SqliteWriter(const SqliteWriter&) = delete;
+  SqliteWriter& operator=(const SqliteWriter&) = delete;
+  // Runs what is queued, then joins the thread.
+  ~SqliteWriter();
+
+  // Queues `job`. When the queue is full or the writer is stopping the job
+  // is finished at once with Unavailable (on the caller's thread).
+  void submit(JobPtr job);
+
+  // --- writer thread only, for jobs ---------------------------------------
+  // The next seq of `user`'s inbox (NotFound for an unknown user). Undone if
+  // the job fails.
+  Result<Seq> nextSeq(SqliteDb& db, UserId user);
+  // The highest seq assigned to `user` so far, committed or in this batch.
+  Result<Seq> lastSeq(SqliteDb& db, UserId user);
+  // The members of `group` (sorted), from the cache or the database.
+  Result<const std::vector<UserId>*> members(SqliteDb& db, GroupId group);
+  // Membership of `group` changed: reload it next time.
+  void forgetMembers(GroupId group) { members_.erase(group); }
+
+ private:
+  void loop();
+  void runBatch(std::vector<JobPtr>& batch);
+  Status flushSeqs(SqliteDb& db);
+  void forgetAll();
+  Status exec(const char* sql);
+
+  SqliteDb& db_;
+  const size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<JobPtr> queue_;  // guarded by mu_
+  bool stopping_ = false;      // guarded by mu_
+  std::thread thread_;
+
+  // Writer-thread state.
+  std::unordered_map<UserId, Seq> last_seq_;
+  std::unordered_set<UserId> dirty_;          // last_seq_ entries to write back
+  std::vector<std::pair<UserId, Seq>> undo_;  // seqs the current job took
+  std::unordered_map<GroupId, std::vector<UserId>> members_;
+  static constexpr size_t kMaxCachedUsers = 1 << 20;  // then the caches start over
+};
+
+}  // namespace parley

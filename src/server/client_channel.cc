@@ -115,18 +115,17 @@ void ClientChannel::finishShutdown() {
   // Requests not started will not be, but each still gets its one answer,
   // in order; then the goodbye, then the connection closes once its output
   // is written.
-  for (const std::string& line : waiting_) {
-    protocol::Parsed parsed = protocol::parseRequest(line);
+  if (metrics_) {
+    metrics_->requests_waiting.fetch_sub(static_cast<int64_t>(waiting_.size()),
+                                         std::memory_order_relaxed);
+  }
+  for (; !waiting_.empty(); waiting_.pop()) {
+    protocol::Parsed parsed = protocol::parseRequest(waiting_.front());
     Status why = parsed.request ? Status::Unavailable("server shutting down; reconnect later")
                                 : parsed.error;
     count(why);
     session_->sink().send(protocol::serializeError(parsed.rid, why));
   }
-  if (metrics_) {
-    metrics_->requests_waiting.fetch_sub(static_cast<int64_t>(waiting_.size()),
-                                         std::memory_order_relaxed);
-  }
-  waiting_.clear();
   session_->sink().send(protocol::shutdownEvent(shutdown_reason_));
   session_->sink().close();
 }

@@ -7,6 +7,8 @@
 #include <boost/asio/write.hpp>
 #include <vector>
 
+#include "net/idle_sweeper.h"
+
 namespace parley::net {
 namespace asio = boost::asio;
 using boost::system::error_code;
@@ -28,7 +30,6 @@ Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& op
 Connection::Connection(ByteStreamPtr stream, const ConnectionOptions& options)
     : stream_(std::move(stream)),
       socket_(stream_->socket()),
-      timer_(socket_.get_executor()),
       loop_(*socket_.get_executor().target<asio::io_context::executor_type>()),
       options_(options),
       framer_(options.max_line_bytes_before_auth > 0
@@ -39,21 +40,37 @@ Connection::Connection(ByteStreamPtr stream, const ConnectionOptions& options)
   error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   peer_address_ = ec ? "" : ep.address().to_string();
-  peer_ = ec ? "?" : peer_address_ + ":" + std::to_string(ep.port());
+  peer_port_ = ec ? 0 : ep.port();
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (sweeper_) sweeper_->remove(this);
+}
+
+std::string Connection::peer() const {
+  return peer_address_.empty() ? "?" : peer_address_ + ":" + std::to_string(peer_port_);
+}
 
 bool Connection::inLoopThread() const { return loop_.running_in_this_thread(); }
 
 void Connection::start(std::unique_ptr<LineHandler> handler) {
   handler_ = std::move(handler);
-  armTimer();  // the handshake deadline covers the TLS handshake too
+  // An open connection owns itself until it closes: while reading is paused
+  // and nothing is being written, no pending operation holds it.
+  self_ = shared_from_this();
+  // Deadlines (the login deadline covers the TLS handshake too) are checked
+  // by the loop's sweeper, at a quarter of the shorter one.
+  std::chrono::seconds shortest = options_.idle_timeout;
+  if (options_.handshake_timeout.count() > 0 &&
+      (shortest.count() == 0 || options_.handshake_timeout < shortest)) {
+    shortest = options_.handshake_timeout;
+  }
+  asio::use_service<IdleSweeper>(loop_.context()).add(this, shortest);
   stream_->handshake([self = shared_from_this()](const error_code& ec) {
     if (self->state_ == State::kClosed) return;
     if (ec) {
-      spdlog::info("closing {}: handshake failed: {}", self->peer_, ec.message());
+      spdlog::info("closing {}: handshake failed: {}", self->peer(), ec.message());
       self->closeInLoop(/*flush_first=*/false);
       return;
     }
@@ -107,13 +124,12 @@ void Connection::setAuthenticated(bool authenticated) {
   authenticated_ = authenticated;
   if (authenticated) {
     framer_.setMaxLine(options_.max_line_bytes);
-    return;  // the pending timer wakes, finds no deadline, and re-arms for idle
+    return;
   }
   framer_.setMaxLine(options_.max_line_bytes_before_auth > 0
                          ? std::min(options_.max_line_bytes_before_auth, options_.max_line_bytes)
                          : options_.max_line_bytes);
   handshake_deadline_ = std::chrono::steady_clock::now() + options_.handshake_timeout;
-  armTimer();  // the deadline may come before the wake-up already set
 }
 
 void Connection::whenDrained(std::function<void()> fn) {
@@ -188,7 +204,8 @@ void Connection::sendInLoop(std::string line) {
     // The peer does not read what we send. Buffering more would let one slow
     // client consume unbounded memory, so cut it off now (Redis does the same
     // with client-output-buffer-limit).
-    spdlog::warn("closing {}: {} bytes queued for a peer that does not read", peer_, queued_bytes_);
+    spdlog::warn("closing {}: {} bytes queued for a peer that does not read", peer(),
+                 queued_bytes_);
     closeInLoop(/*flush_first=*/false);
     return;
   }
@@ -238,36 +255,18 @@ void Connection::startWrite() {
 
 // --- timers and closing ----------------------------------------------------
 
-void Connection::armTimer() {
+void Connection::checkDeadlines(std::chrono::steady_clock::time_point now) {
   if (state_ != State::kOpen) return;
-  using Clock = std::chrono::steady_clock;
-  // One timer, woken at the earliest deadline and re-armed from there,
-  // rather than re-armed on every line: re-arming costs a cancel per line.
-  bool idle_check = options_.idle_timeout.count() > 0;
-  bool handshake_check = !authenticated_ && options_.handshake_timeout.count() > 0;
-  if (!idle_check && !handshake_check) return;
-  Clock::time_point wake = Clock::time_point::max();
-  if (idle_check) wake = last_activity_ + options_.idle_timeout;
-  if (handshake_check) wake = std::min(wake, handshake_deadline_);
-  timer_.expires_at(wake);
-  timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-    if (ec || self->state_ != State::kOpen) return;
-    const ConnectionOptions& o = self->options_;
-    auto now = Clock::now();
-    if (!self->authenticated_ && o.handshake_timeout.count() > 0 &&
-        now >= self->handshake_deadline_) {
-      spdlog::info("closing {}: not logged in within {} s", self->peer_,
-                   o.handshake_timeout.count());
-      self->closeInLoop(/*flush_first=*/false);
-      return;
-    }
-    if (o.idle_timeout.count() > 0 && now - self->last_activity_ >= o.idle_timeout) {
-      spdlog::info("closing {}: idle for {} s", self->peer_, o.idle_timeout.count());
-      self->closeInLoop(/*flush_first=*/false);
-      return;
-    }
-    self->armTimer();
-  });
+  if (!authenticated_ && options_.handshake_timeout.count() > 0 && now >= handshake_deadline_) {
+    spdlog::info("closing {}: not logged in within {} s", peer(),
+                 options_.handshake_timeout.count());
+    closeInLoop(/*flush_first=*/false);
+    return;
+  }
+  if (options_.idle_timeout.count() > 0 && now - last_activity_ >= options_.idle_timeout) {
+    spdlog::info("closing {}: idle for {} s", peer(), options_.idle_timeout.count());
+    closeInLoop(/*flush_first=*/false);
+  }
 }
 
 void Connection::closeInLoop(bool flush_first) {
@@ -277,9 +276,10 @@ void Connection::closeInLoop(bool flush_first) {
     state_ = State::kClosing;
     error_code ec;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
-    timer_.cancel();
-    timer_.expires_after(kCloseGrace);
-    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    // A timer only for this rare moment: an idle connection holds none.
+    close_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+    close_timer_->expires_after(kCloseGrace);
+    close_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
       if (!ec) self->finishClose();  // the peer did not take its last bytes in time
     });
     return;
@@ -290,8 +290,9 @@ void Connection::closeInLoop(bool flush_first) {
 void Connection::finishClose() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  if (sweeper_) sweeper_->remove(this);
   error_code ec;
-  timer_.cancel();
+  if (close_timer_) close_timer_->cancel();
   stream_->close();
   // A write in flight still points into the queue; its completion handler
   // frees it. Otherwise free it now.
@@ -313,6 +314,7 @@ void Connection::finishClose() {
     asio::post(socket_.get_executor(),
                [self = shared_from_this(), h = std::move(handler_)] { h->onClose(); });
   }
+  self_.reset();  // last: pending operations (and the post above) hold their own
 }
 
 }  // namespace parley::net

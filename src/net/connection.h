@@ -30,6 +30,7 @@
 namespace parley::net {
 
 class Connection;
+class IdleSweeper;
 using ConnectionPtr = std::shared_ptr<Connection>;
 
 // Implemented by the layer above. Every callback runs on the connection's loop.
@@ -107,7 +108,7 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   // The line limit in force now.
   size_t maxLineBytes() const override { return framer_.maxLine(); }
 
-  const std::string& peer() const { return peer_; }  // "address:port"
+  std::string peer() const;  // "address:port", for logs
   const std::string& peerAddress() const override { return peer_address_; }
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
   bool inLoopThread() const;
@@ -118,19 +119,23 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   void processInput();
   void sendInLoop(std::string line);
   void startWrite();
-  void armTimer();
+  // Called by this loop's IdleSweeper: closes the connection past its login
+  // deadline or idle timeout.
+  void checkDeadlines(std::chrono::steady_clock::time_point now);
+  friend class IdleSweeper;
   void closeInLoop(bool flush_first);
   void finishClose();
 
   ByteStreamPtr stream_;
   boost::asio::ip::tcp::socket& socket_;  // stream_'s TCP socket
-  boost::asio::steady_timer timer_;       // idle and handshake checks, then the close grace period
+  // The close grace period, made when needed (deadlines: IdleSweeper).
+  std::unique_ptr<boost::asio::steady_timer> close_timer_;
   // The socket was created on an io_context (TcpServer accepts onto a loop),
   // so its executor is that context's; kept to test "am I on the loop?".
   boost::asio::io_context::executor_type loop_;
   const ConnectionOptions& options_;
   std::unique_ptr<LineHandler> handler_;
-  std::string peer_;
+  uint16_t peer_port_ = 0;  // with peer_address_: the peer, for logs
   std::string peer_address_;
 
   LineFramer framer_;            // bytes received and not yet handed up as lines
@@ -151,6 +156,11 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   std::chrono::steady_clock::time_point last_activity_;
   bool authenticated_ = false;
   std::chrono::steady_clock::time_point handshake_deadline_;  // while !authenticated_
+  ConnectionPtr self_;  // set while open: nothing else may hold an idle, paused connection
+  // This loop's sweeper and its intrusive list of open connections.
+  IdleSweeper* sweeper_ = nullptr;
+  Connection* idle_prev_ = nullptr;
+  Connection* idle_next_ = nullptr;
   enum class State { kOpen, kClosing, kClosed } state_ = State::kOpen;
 };
 

@@ -3,14 +3,6 @@
 #include <algorithm>
 
 namespace parley::net {
-namespace {
-
-// A buffer this large is released once empty rather than kept for reuse:
-// most connections only ever see short lines.
-constexpr size_t kKeepCapacity = 4096;
-
-}  // namespace
-
 LineFramer::Next LineFramer::next(std::string_view* line) {
   for (;;) {
     // Resume the search where the last one stopped: a long line arriving in
@@ -35,8 +27,9 @@ LineFramer::Next LineFramer::next(std::string_view* line) {
 
 void LineFramer::compact() {
   if (offset_ == input_.size()) {
-    input_.clear();
-    if (input_.capacity() > kKeepCapacity) std::string().swap(input_);
+    // Given back whenever empty: an idle connection holds no input buffer
+    // (tens of thousands of them add up; a busy one pays a malloc per read).
+    std::string().swap(input_);
   } else if (offset_ > 0) {
     input_.erase(0, offset_);
   }

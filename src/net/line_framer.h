@@ -37,7 +37,7 @@ class LineFramer {
   Next next(std::string_view* line);
 
   // Forgets the bytes of lines already returned; invalidates their views.
-  // Gives a large buffer back once it is empty, so idle peers stay small.
+  // Gives the buffer back once it is empty, so idle peers hold none.
   void compact();
 
   // Bytes received and not yet returned as a line.

@@ -21,6 +21,16 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   BenchClient(boost::asio::io_context& io, LineFn on_line, ErrorFn on_error)
       : socket_(io), on_line_(std::move(on_line)), on_error_(std::move(on_error)) {}
 
+  // Fault injection (parley-soak): writes `bytes` — e.g. half a request —
+  // straight to the socket, then closes it, like a client that dies in the
+  // middle of a write.
+  void abort(std::string_view bytes) {
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
+    socket_.write_some(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+    close();
+  }
+
   void connect(const std::string& source, const std::string& host, uint16_t port,
                std::function<void()> on_connected) {
     namespace ip = boost::asio::ip;

@@ -32,7 +32,7 @@ void ClientChannel::onLine(std::string_view line) {
 }
 
 void ClientChannel::processNext() {
-  while (!busy_ && !closed_ && !waiting_.empty()) {
+  while (!busy_ && !closed_ && !shutting_down_ && !waiting_.empty()) {
     std::string line = std::move(waiting_.front());
     waiting_.pop();
     if (metrics_) metrics_->requests_waiting.fetch_sub(1, std::memory_order_relaxed);
@@ -56,7 +56,11 @@ void ClientChannel::processNext() {
                                               : protocol::serializeError(rid, result.status()));
       self->busy_ = false;
       self->syncAuthenticated();
-      self->processNext();
+      if (self->shutting_down_) {
+        self->finishShutdown();
+      } else {
+        self->processNext();
+      }
     });
   }
 }
@@ -98,11 +102,32 @@ void ClientChannel::onClose() {
 void ClientChannel::shutdown(const std::string& reason) {
   if (auto c = connection_.lock()) {
     c->post([self = shared_from_this(), reason] {
-      if (self->closed_) return;
-      self->session_->sink().send(protocol::shutdownEvent(reason));
-      self->session_->sink().close();
+      if (self->closed_ || self->shutting_down_) return;
+      self->shutting_down_ = true;
+      self->shutdown_reason_ = reason;
+      // A request being executed finishes and gets its reply first.
+      if (!self->busy_) self->finishShutdown();
     });
   }
+}
+
+void ClientChannel::finishShutdown() {
+  // Requests not started will not be, but each still gets its one answer,
+  // in order; then the goodbye, then the connection closes once its output
+  // is written.
+  if (metrics_) {
+    metrics_->requests_waiting.fetch_sub(static_cast<int64_t>(waiting_.size()),
+                                         std::memory_order_relaxed);
+  }
+  for (; !waiting_.empty(); waiting_.pop()) {
+    protocol::Parsed parsed = protocol::parseRequest(waiting_.front());
+    Status why = parsed.request ? Status::Unavailable("server shutting down; reconnect later")
+                                : parsed.error;
+    count(why);
+    session_->sink().send(protocol::serializeError(parsed.rid, why));
+  }
+  session_->sink().send(protocol::shutdownEvent(shutdown_reason_));
+  session_->sink().close();
 }
 
 ClientLineHandler::ClientLineHandler(std::shared_ptr<ClientChannel> channel,

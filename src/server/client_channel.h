@@ -32,7 +32,9 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
   void onOversizedLine();
   void onClose();
 
-  // Tells the client the server is going down, then closes. Any thread.
+  // Tells the client the server is going down, then closes: the request
+  // being executed, if any, finishes and is answered first; requests still
+  // waiting are answered `unavailable`. Any thread.
   void shutdown(const std::string& reason);
 
  private:
@@ -40,6 +42,7 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
   // Tells the connection when the session logs in or out, so the pre-login
   // limits (line size, handshake deadline) apply exactly while logged out.
   void syncAuthenticated();
+  void finishShutdown();
 
   Metrics* metrics_;
   std::weak_ptr<net::Transport> connection_;
@@ -48,6 +51,8 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
   bool busy_ = false;
   bool closed_ = false;
   bool authenticated_ = false;  // as last told to the connection
+  bool shutting_down_ = false;  // no new request starts
+  std::string shutdown_reason_;
 };
 
 // The LineHandler the connection owns; forwards to a shared ClientChannel so

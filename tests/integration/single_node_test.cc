@@ -369,6 +369,61 @@ TEST_F(SingleNodeTest, ServerShutsDownGracefullyOnSigterm) {
   EXPECT_EQ(status, 0);
 }
 
+TEST_F(SingleNodeTest, ShutdownAnswersTheRequestInFlightBeforeClosing) {
+  auto alice = user("alice");
+  {
+    auto bob = user("bob");
+    alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  }
+  std::string batch;
+  for (int i = 0; i < 2000; ++i) {
+    batch +=
+        json{{"op", "send"}, {"to", "bob"}, {"text", "s" + std::to_string(i)}, {"rid", i}}.dump() +
+        "\n";
+  }
+  alice->sendRaw(batch);
+  std::set<int64_t> acked;
+  int next_rid = 0, unavailable = 0;
+  auto first = alice->readLine();
+  while (first && first->contains("event")) first = alice->readLine();  // bob's presence
+  ASSERT_TRUE(first && (*first)["rid"] == 0 && (*first)["ok"] == true);
+  acked.insert((*first)["message"]["id"].get<int64_t>());
+  ++next_rid;
+  int status = -2;
+  std::thread stopper([&] { status = server_->stop(); });
+  bool goodbye = false;
+  while (auto r = alice->readLine(10s)) {
+    if (r->contains("event")) {
+      goodbye = (*r)["event"] == "shutdown";
+      if (goodbye) break;
+      continue;
+    }
+    // Answers keep request order, with no gap: a request is either
+    // answered in turn or (not read before the close) never started.
+    ASSERT_EQ((*r)["rid"], next_rid) << r->dump();
+    ++next_rid;
+    if ((*r)["ok"] == true) {
+      EXPECT_EQ(unavailable, 0) << "once requests are refused, none is executed";
+      acked.insert((*r)["message"]["id"].get<int64_t>());
+    } else {
+      EXPECT_EQ(code(*r), "unavailable") << r->dump();
+      ++unavailable;
+    }
+  }
+  stopper.join();
+  EXPECT_TRUE(goodbye);
+  EXPECT_TRUE(alice->closedByPeer());
+  EXPECT_EQ(status, 0);
+  // Nothing was stored without its sender hearing "ok": what bob gets after
+  // a restart is exactly what alice was told is stored.
+  server_->start();
+  auto bob = client();
+  bob->login("bob");
+  std::set<int64_t> got;
+  while (auto m = bob->nextEventOf("message", 2s)) got.insert((*m)["id"].get<int64_t>());
+  EXPECT_EQ(got, acked);
+}
+
 TEST_F(SingleNodeTest, AcknowledgedMessagesSurviveKill9) {
   auto alice = user("alice");
   {

@@ -250,6 +250,7 @@ void Runner::onSendReply(Conn& c, bool ok) {
   c.in_flight--;
   in_flight_--;
   if (ok) {
+    last_progress_ = Clock::now();
     figures_.acked++;
     figures_.expected += expectedPerMessage(c);
   } else {
@@ -271,6 +272,7 @@ void Runner::onEvent(Conn& c, std::string_view line) {
   int64_t sent_ns = intField(line, "text");
   // Messages from before this run (replayed at login) are not measured.
   if (sent_ns >= started_ns_ && started_ns_ > 0) {
+    last_progress_ = Clock::now();
     figures_.delivered++;
     figures_.latency.record(static_cast<uint64_t>((nowNs() - sent_ns) / 1000));
   }
@@ -362,18 +364,27 @@ void Runner::ackUpTo(Conn& c) {
 void Runner::maybeFinish() {
   if (sending_ || finished_ || started_ns_ == 0 || o_.scenario == "connect") return;
   if (!drain_timer_) {
-    // Sending is over; wait for what is owed (at most 10 s).
+    // Sending is over; wait for what is owed, as long as it keeps coming:
+    // give up only after 10 s without a single answer or delivery (an
+    // overloaded server may still be working through a long backlog).
     drain_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
-    drain_timer_->expires_after(std::chrono::seconds(10));
-    drain_timer_->async_wait([this](auto ec) {
-      if (!ec) finish();
-    });
+    drainCheck(figures_.acked + figures_.delivered + figures_.logins);
   }
   if (o_.scenario == "login") {
     if (setting_up_ == 0) finish();
     return;
   }
   if (in_flight_ == 0 && figures_.delivered >= figures_.expected) finish();
+}
+
+void Runner::drainCheck(uint64_t seen) {
+  drain_timer_->expires_after(std::chrono::seconds(10));
+  drain_timer_->async_wait([this, seen](auto ec) {
+    if (ec || finished_) return;
+    uint64_t now = figures_.acked + figures_.delivered + figures_.logins;
+    if (now == seen) return finish();  // nothing for 10 s: what is missing is lost
+    drainCheck(now);
+  });
 }
 
 void Runner::progress() {
@@ -406,9 +417,14 @@ void Runner::finish() {
   if (finished_) return;
   finished_ = true;
   sending_ = false;
-  figures_.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
-  // Measured time is the sending window, not the drain.
-  figures_.seconds = std::min(figures_.seconds, o_.duration);
+  // Measured time: the sending window, or longer if the server was still
+  // answering and delivering after it (a backlog), so that a server that
+  // falls behind is not credited with the offered rate.
+  figures_.seconds = o_.duration;
+  if (last_progress_ > started_) {
+    figures_.seconds = std::max(figures_.seconds,
+                                std::chrono::duration<double>(last_progress_ - started_).count());
+  }
   for (auto& c : conns_) ackUpTo(c);  // leave nothing for the next run's login
   auto closer = std::make_shared<boost::asio::steady_timer>(io_);
   closer->expires_after(std::chrono::milliseconds(300));

@@ -70,6 +70,7 @@ class Runner {
   void tick();
   void ackUpTo(Conn& c);
   void maybeFinish();
+  void drainCheck(uint64_t seen);
   void progress();
   void finish();
   void fail(const std::string& why);
@@ -92,6 +93,7 @@ class Runner {
   size_t next_sender_ = 0;
   uint64_t in_flight_ = 0;
   Clock::time_point ramp_started_, started_, deadline_;
+  Clock::time_point last_progress_;  // last ack or delivery
   int64_t started_ns_ = 0;
   uint64_t last_acked_ = 0, last_delivered_ = 0, last_logins_ = 0;
   std::unique_ptr<boost::asio::steady_timer> timer_, drain_timer_, progress_timer_;

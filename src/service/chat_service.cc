@@ -119,6 +119,11 @@ Result<LoginResult> ChatService::finishLogin(const User& user, const std::string
         nowMs() + std::chrono::duration_cast<std::chrono::milliseconds>(options_.token_ttl).count();
     Status saved = store_.saveToken(result.token_hash, user.id, expires);
     if (!saved.ok()) return logged("saveToken", saved);
+    // Each login adds one token and clears up to this many expired ones, so
+    // expired tokens cannot pile up. Best effort: a failure is only logged.
+    constexpr int kPurgePerLogin = 100;
+    auto purged = store_.purgeExpiredTokens(nowMs(), kPurgePerLogin);
+    if (!purged.ok()) (void)logged("purgeExpiredTokens", purged.status());
   }
   PARLEY_TRY(ack_point, store_.ackPoint(user.id));
   PARLEY_TRY(friend_views, friendViews(user.id));

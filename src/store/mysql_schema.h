@@ -51,6 +51,10 @@ inline const std::vector<std::vector<const char*>> kMigrations = {
         " expires_ms BIGINT NOT NULL"
         ") ENGINE=InnoDB",
     },
+    {
+        // Version 2: expired tokens are purged at login, oldest first.
+        "CREATE INDEX tokens_by_expiry ON tokens (expires_ms)",
+    },
 };
 
 }  // namespace parley::mysql_schema

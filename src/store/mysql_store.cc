@@ -469,6 +469,18 @@ Status MysqlStore::deleteToken(const std::string& token_hash) {
   });
 }
 
+Result<int64_t> MysqlStore::purgeExpiredTokens(TimestampMs now, int limit) {
+  int64_t deleted = 0;
+  Status st = run(false, [&](MysqlConn& c) {
+    Status done = c.exec("DELETE FROM tokens WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?",
+                         {now, int64_t{limit}});
+    deleted = static_cast<int64_t>(c.affectedRows());
+    return done;
+  });
+  if (!st.ok()) return st;
+  return deleted;
+}
+
 Status MysqlStore::ping() {
   std::vector<SqlRow> rows;
   return run(false, [&](MysqlConn& c) { return c.exec("SELECT 1", {}, &rows); });

@@ -57,6 +57,7 @@ class MysqlStore final : public Store {
   Status saveToken(const std::string& token_hash, UserId user, TimestampMs expires) override;
   Result<UserId> tokenUser(const std::string& token_hash, TimestampMs now) override;
   Status deleteToken(const std::string& token_hash) override;
+  Result<int64_t> purgeExpiredTokens(TimestampMs now, int limit) override;
   Status ping() override;
 
  private:

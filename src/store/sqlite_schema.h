@@ -61,6 +61,10 @@ CREATE TABLE tokens (
   expires_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // Version 2: expired tokens are purged at login, oldest first.
+    R"sql(
+CREATE INDEX tokens_by_expiry ON tokens(expires_ms);
+)sql",
 };
 
 }  // namespace parley::sqlite_schema

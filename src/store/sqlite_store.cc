@@ -585,6 +585,22 @@ Status SqliteStore::deleteToken(const std::string& token_hash) {
   });
 }
 
+Result<int64_t> SqliteStore::purgeExpiredTokens(TimestampMs now, int limit) {
+  int64_t deleted = 0;
+  Status st = write([&](SqliteDb& db) -> Status {
+    // Debian's SQLite has no DELETE ... LIMIT; the subquery walks the
+    // tokens_by_expiry index instead.
+    PREPARE(s, db,
+            "DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens "
+            "WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?)");
+    Status done = s.bind(1, now).bind(2, int64_t{limit}).exec();
+    deleted = db.changes();
+    return done;
+  });
+  if (!st.ok()) return st;
+  return deleted;
+}
+
 Status SqliteStore::ping() {
   return read([](SqliteDb& db) -> Status {
     PREPARE(s, db, "SELECT 1");

@@ -119,6 +119,10 @@ class Store {
   // NotFound if unknown or expired at `now`.
   virtual Result<UserId> tokenUser(const std::string& token_hash, TimestampMs now) = 0;
   virtual Status deleteToken(const std::string& token_hash) = 0;
+  // Deletes at most `limit` tokens that expired at or before `now` and
+  // returns how many. Called at each login, so the table holds little more
+  // than live tokens however long the server runs.
+  virtual Result<int64_t> purgeExpiredTokens(TimestampMs now, int limit) = 0;
 
   // A cheap round trip, for health checks.
   virtual Status ping() = 0;

@@ -224,6 +224,30 @@ TEST_P(StoreTest, TokensExpireAndDie) {
   EXPECT_TRUE(store_->tokenUser(hash, 0).status().isNotFound());
 }
 
+TEST_P(StoreTest, ExpiredTokensArePurgedOldestFirstUpToTheLimit) {
+  User a = user("a");
+  auto hash = [&](char c) { return prefix_ + std::string(64 - prefix_.size(), c); };
+  // Far in the past, so other tests' tokens (expiring later) are untouched
+  // in the shared MariaDB database.
+  ASSERT_TRUE(store_->saveToken(hash('1'), a.id, 10).ok());
+  ASSERT_TRUE(store_->saveToken(hash('2'), a.id, 20).ok());
+  ASSERT_TRUE(store_->saveToken(hash('3'), a.id, 30).ok());
+  const TimestampMs live_until = 4'000'000'000'000;
+  ASSERT_TRUE(store_->saveToken(hash('4'), a.id, live_until).ok());
+
+  auto first = store_->purgeExpiredTokens(25, 1);
+  ASSERT_TRUE(first.ok()) << first.status().toString();
+  EXPECT_EQ(first.value(), 1) << "the limit holds";
+  EXPECT_TRUE(store_->tokenUser(hash('2'), 0).ok()) << "only the oldest went first";
+  EXPECT_TRUE(store_->tokenUser(hash('1'), 0).status().isNotFound());
+
+  auto rest = store_->purgeExpiredTokens(30, 100);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest.value(), 2) << "expiring at `now` counts as expired";
+  EXPECT_TRUE(store_->tokenUser(hash('3'), 0).status().isNotFound());
+  EXPECT_EQ(store_->tokenUser(hash('4'), 31).value(), a.id) << "live tokens stay";
+}
+
 TEST_P(StoreTest, SqlLookingTextIsStoredVerbatim) {
   User a = user("a"), b = user("b");
   const std::string text = "'; DROP TABLE messages; -- \" \\ \xF0\x9F\x98\x80 %s ?";

@@ -69,5 +69,35 @@ TEST(ReplyTest, HistoryMessages) {
   EXPECT_EQ(j["messages"][1]["group"], "g");
 }
 
+TEST(ReplyTest, EventTemplateSplicesTheSeqIntoTheSameLine) {
+  // The template must produce exactly what the tree serializer did, text
+  // escaping included, for 1:1 and group messages.
+  Message direct{42, "alice", "bob", "", "say \"hi\"\n\u00e9", 1700};
+  Message group{43, "alice", "", "devs", "x", 1701};
+  for (const Message& m : {direct, group}) {
+    MessageEventTemplate t(m);
+    for (Seq seq : {Seq{1}, Seq{9}, Seq{10}, Seq{1234567890123}}) {
+      std::string line = t.withSeq(seq);
+      EXPECT_EQ(line, messageEvent(m, seq));
+      json j = json::parse(line);
+      EXPECT_EQ(j["seq"], seq);
+      EXPECT_EQ(j["id"], m.id);
+      EXPECT_EQ(j["text"], m.text);
+      EXPECT_EQ(j["event"], m.isGroup() ? "group_message" : "message");
+    }
+  }
+  EXPECT_EQ(MessageEventTemplate(direct).withSeq(7),
+            R"({"event":"message","id":42,"seq":7,"from":"alice","to":"bob",)"
+            R"("text":"say \"hi\"\né","ts":1700})");  // UTF-8 as is
+}
+
+TEST(ReplyTest, SendAnswerWithoutATreeMatchesTheGeneralShape) {
+  Reply r;
+  r.message = MessageRef{5, 99};
+  EXPECT_EQ(serializeOk(3, r), R"({"rid":3,"ok":true,"message":{"id":5,"ts":99}})");
+  EXPECT_EQ(serializeOk(nullptr, r), R"({"ok":true,"message":{"id":5,"ts":99}})");
+  EXPECT_EQ(serializeOk("a\"b", r), R"({"rid":"a\"b","ok":true,"message":{"id":5,"ts":99}})");
+}
+
 }  // namespace
 }  // namespace parley::protocol

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -120,6 +122,54 @@ TEST_P(StoreTest, GroupsAndMembers) {
   EXPECT_TRUE(store_->memberRole(g->id, b.id).status().isNotFound());
   EXPECT_TRUE(store_->listGroups(b.id)->empty());
   EXPECT_TRUE(store_->findGroup(n("nope")).status().isNotFound());
+}
+
+TEST_P(StoreTest, GroupSendByANonMemberIsRefusedInTheStoringTransaction) {
+  User a = user("a"), b = user("b"), c = user("c");
+  auto g = store_->createGroup(n("g"), "", a.id, 1);
+  ASSERT_TRUE(store_->addMember(g->id, b.id, 1).ok());
+  EXPECT_TRUE(store_->appendGroup(g->id, c.id, "not a member", 1).status().isNotFound());
+  ASSERT_TRUE(store_->appendGroup(g->id, b.id, "member", 1).ok());
+  // Membership changes are seen by the next append (SQLite caches members
+  // in its writer and must drop them on every change).
+  ASSERT_TRUE(store_->removeMember(g->id, b.id).ok());
+  EXPECT_TRUE(store_->appendGroup(g->id, b.id, "left", 1).status().isNotFound());
+  ASSERT_TRUE(store_->addMember(g->id, c.id, 2).ok());
+  auto r = store_->appendGroup(g->id, c.id, "joined", 2);
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  ASSERT_EQ(r->slots.size(), 1u);  // a only: b left, c is the sender
+  EXPECT_EQ(r->slots[0].user, a.id);
+  EXPECT_TRUE(store_->inboxAfter(c.id, 0, 10)->empty());  // nothing from before c joined
+}
+
+TEST_P(StoreTest, AsynchronousAppendsKeepSubmissionOrderAndGapFreeSeqs) {
+  User a = user("a"), b = user("b");
+  constexpr int kCount = 300;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<MessageId, Seq>> done;
+  for (int i = 0; i < kCount; ++i) {
+    store_->appendDirectAsync(a.id, b.id, "m" + std::to_string(i), i,
+                              [&](Result<Store::Appended> r) {
+                                std::lock_guard<std::mutex> lock(mu);
+                                ASSERT_TRUE(r.ok()) << r.status().toString();
+                                done.emplace_back(r->id, r->slots.at(0).seq);
+                                cv.notify_one();
+                              });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return done.size() == kCount; }));
+  // Completions come in submission order (a store that queues runs them in
+  // commit order), ids and seqs increase, seqs without a gap.
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ(done[static_cast<size_t>(i)].second, i + 1);
+    if (i > 0) {
+      EXPECT_GT(done[static_cast<size_t>(i)].first, done[static_cast<size_t>(i) - 1].first);
+    }
+  }
+  auto inbox = store_->inboxAfter(b.id, 0, 1000);
+  ASSERT_EQ(inbox->size(), static_cast<size_t>(kCount));
+  EXPECT_EQ(inbox->back().message.text, "m" + std::to_string(kCount - 1));
 }
 
 TEST_P(StoreTest, DirectMessagesGetGapFreeSeqsAndAckClamps) {

@@ -10,7 +10,11 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 TcpServer::TcpServer(EventLoopPool& loops, ConnectionOptions options, HandlerFactory factory)
-    : loops_(loops), options_(options), factory_(std::move(factory)) {}
+    : loops_(loops),
+      options_(options),
+      factory_(std::move(factory)),
+      admission_(std::make_shared<Admission>(options_.max_connections,
+                                             options_.max_connections_per_address)) {}
 
 TcpServer::~TcpServer() {
   stopAccepting();
@@ -56,28 +60,6 @@ void TcpServer::stopAccepting() {
   acceptor_.close(ec);
 }
 
-bool TcpServer::admit(const std::string& address) {
-  if (options_.max_connections > 0 && open_.load() >= options_.max_connections) return false;
-  {
-    std::lock_guard<std::mutex> lock(per_address_mu_);
-    size_t& n = per_address_[address];
-    if (options_.max_connections_per_address > 0 && n >= options_.max_connections_per_address) {
-      if (n == 0) per_address_.erase(address);
-      return false;
-    }
-    ++n;
-  }
-  open_.fetch_add(1);
-  return true;
-}
-
-void TcpServer::release(const std::string& address) {
-  open_.fetch_sub(1);
-  std::lock_guard<std::mutex> lock(per_address_mu_);
-  auto it = per_address_.find(address);
-  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
-}
-
 void TcpServer::accept() {
   asio::io_context& loop = loops_.next();
   // Accepting straight onto the chosen loop's context pins the socket there.
@@ -96,7 +78,7 @@ void TcpServer::accept() {
     accepted_.fetch_add(1, std::memory_order_relaxed);
     error_code addr_ec;
     std::string address = socket.remote_endpoint(addr_ec).address().to_string();
-    if (!admit(address)) {
+    if (!admission_->admit(address)) {
       // Over a limit: say why in one line (a small write into an empty
       // socket buffer does not block) and hang up. Over TLS a plain line
       // would be garbage to the client, and a handshake is what a flood
@@ -112,7 +94,7 @@ void TcpServer::accept() {
         auto conn = stream_factory_
                         ? std::make_shared<Connection>(stream_factory_(std::move(s)), options_)
                         : std::make_shared<Connection>(std::move(s), options_);
-        conn->setCloseCallback([this, address] { release(address); });
+        conn->setCloseCallback([admission = admission_, address] { admission->release(address); });
         conn->start(factory_(conn));
       });
     }

@@ -4,6 +4,9 @@
 //
 // Thread safety: start()/stop() from one controlling thread; the factory is
 // called on the new connection's loop.
+//
+// Lifetime: destroy it only after its loops have stopped — connections and
+// accepts posted to the loops refer to its options and factories.
 #pragma once
 
 #include <atomic>
@@ -19,6 +22,7 @@
 #include <unordered_map>
 
 #include "common/status.h"
+#include "net/admission.h"
 #include "net/connection.h"
 #include "net/event_loop_pool.h"
 
@@ -48,13 +52,10 @@ class TcpServer {
 
   uint16_t port() const { return port_; }
   size_t accepted() const { return accepted_.load(); }
-  size_t open() const { return open_.load(); }
+  size_t open() const { return admission_->open(); }
 
  private:
   void accept();
-  // Counts the connection in; false (nothing counted) when a limit is hit.
-  bool admit(const std::string& address);
-  void release(const std::string& address);
 
   EventLoopPool& loops_;
   const ConnectionOptions options_;  // connections refer to it: lives as long as the server
@@ -66,9 +67,7 @@ class TcpServer {
   std::thread accept_thread_;
   uint16_t port_ = 0;
   std::atomic<size_t> accepted_{0};
-  std::atomic<size_t> open_{0};
-  std::mutex per_address_mu_;
-  std::unordered_map<std::string, size_t> per_address_;  // guarded by per_address_mu_
+  AdmissionPtr admission_;  // shared with every connection's close callback
 };
 
 }  // namespace parley::net

@@ -16,7 +16,9 @@ WebServer::WebServer(EventLoopPool& loops, ConnectionOptions options, StaticFile
     : loops_(loops),
       options_(std::move(options)),
       files_(std::move(files)),
-      factory_(std::move(factory)) {}
+      factory_(std::move(factory)),
+      admission_(std::make_shared<Admission>(options_.max_connections,
+                                             options_.max_connections_per_address)) {}
 
 WebServer::~WebServer() {
   stopAccepting();
@@ -62,28 +64,6 @@ void WebServer::stopAccepting() {
   acceptor_.close(ec);
 }
 
-bool WebServer::Admission::admit(const std::string& address, const ConnectionOptions& options) {
-  if (options.max_connections > 0 && open.load() >= options.max_connections) return false;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    size_t& n = per_address[address];
-    if (options.max_connections_per_address > 0 && n >= options.max_connections_per_address) {
-      if (n == 0) per_address.erase(address);
-      return false;
-    }
-    ++n;
-  }
-  open.fetch_add(1);
-  return true;
-}
-
-void WebServer::Admission::release(const std::string& address) {
-  open.fetch_sub(1);
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = per_address.find(address);
-  if (it != per_address.end() && --it->second == 0) per_address.erase(it);
-}
-
 void WebServer::accept() {
   asio::io_context& loop = loops_.next();
   acceptor_.async_accept(loop, [this, &loop](const error_code& ec, asio::ip::tcp::socket socket) {
@@ -99,7 +79,7 @@ void WebServer::accept() {
     accepted_.fetch_add(1, std::memory_order_relaxed);
     error_code addr_ec;
     std::string address = socket.remote_endpoint(addr_ec).address().to_string();
-    if (!admission_->admit(address, options_)) {
+    if (!admission_->admit(address)) {
       // Over a limit: a short 503 carrying the protocol's error object (a
       // small write into an empty socket buffer does not block), then close.
       std::string body = options_.reject_line;
@@ -127,9 +107,9 @@ void WebServer::accept() {
 void WebServer::upgrade(asio::ip::tcp::socket socket, WebSocketConnection::UpgradeRequest request,
                         std::shared_ptr<void> slot) {
   auto ws = std::make_shared<WebSocketConnection>(std::move(socket), options_);
-  admission_->websockets.fetch_add(1);
-  ws->setCloseCallback([admission = admission_, slot = std::move(slot)]() mutable {
-    admission->websockets.fetch_sub(1);
+  websockets_->fetch_add(1);
+  ws->setCloseCallback([websockets = websockets_, slot = std::move(slot)]() mutable {
+    websockets->fetch_sub(1);
     slot.reset();
   });
   ws->start(std::move(request), factory_(ws));

@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 #include "common/status.h"
+#include "net/admission.h"
 #include "net/connection.h"
 #include "net/event_loop_pool.h"
 #include "net/static_files.h"
@@ -54,8 +55,8 @@ class WebServer {
 
   uint16_t port() const { return port_; }
   size_t accepted() const { return accepted_.load(); }
-  size_t open() const { return admission_->open.load(); }
-  size_t websockets() const { return admission_->websockets.load(); }
+  size_t open() const { return admission_->open(); }
+  size_t websockets() const { return websockets_->load(); }
 
   // For HttpSession (loop thread): the web client's files, or null.
   const StaticFiles* files() const { return files_.get(); }
@@ -65,18 +66,6 @@ class WebServer {
                std::shared_ptr<void> slot);
 
  private:
-  // The connection counts, shared with every connection's slot so that a
-  // slot may outlive the server (connections parked on stopped loops are
-  // destroyed after it).
-  struct Admission {
-    std::atomic<size_t> open{0};
-    std::atomic<size_t> websockets{0};
-    std::mutex mu;
-    std::unordered_map<std::string, size_t> per_address;  // guarded by mu
-    bool admit(const std::string& address, const ConnectionOptions& options);
-    void release(const std::string& address);
-  };
-
   void accept();
 
   EventLoopPool& loops_;
@@ -89,7 +78,11 @@ class WebServer {
   std::thread accept_thread_;
   uint16_t port_ = 0;
   std::atomic<size_t> accepted_{0};
-  std::shared_ptr<Admission> admission_ = std::make_shared<Admission>();
+  // Shared with every connection's slot and close callback, so that they may
+  // outlive the server (connections parked on stopped loops are destroyed
+  // after it).
+  AdmissionPtr admission_;
+  std::shared_ptr<std::atomic<size_t>> websockets_ = std::make_shared<std::atomic<size_t>>(0);
 };
 
 }  // namespace parley::net

@@ -67,15 +67,24 @@ bool MariaDbInstance::ping() const {
 }
 
 void MariaDbInstance::start() {
+  // A private tmpdir: bootstrap servers running at once (tests in parallel)
+  // otherwise collide on temporary-table names in the shared /tmp.
+  const std::string tmp = dir_ + "/tmp";
+  std::filesystem::create_directories(tmp);
   if (!initialized_) {
-    int rc = run("mariadb-install-db --no-defaults --datadir=" + dir_ + "/data --user=root " +
-                 "--auth-root-authentication-method=socket --skip-test-db >" + dir_ +
+    int rc = run("mariadb-install-db --no-defaults --datadir=" + dir_ + "/data --tmpdir=" + tmp +
+                 " --user=root --auth-root-authentication-method=socket --skip-test-db >" + dir_ +
                  "/install.log 2>&1");
-    ASSERT_EQ(rc, 0) << "mariadb-install-db failed, see " << dir_ << "/install.log";
+    if (rc != 0) {
+      std::ifstream log(dir_ + "/install.log");
+      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      FAIL() << "mariadb-install-db failed:\n"
+             << text.substr(text.size() > 4000 ? text.size() - 4000 : 0);
+    }
   }
   process_.spawn(
       {"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + dir_ + "/data",
-       "--socket=" + dir_ + "/mysql.sock", "--port=" + std::to_string(port_),
+       "--socket=" + dir_ + "/mysql.sock", "--tmpdir=" + tmp, "--port=" + std::to_string(port_),
        "--bind-address=127.0.0.1", "--pid-file=" + dir_ + "/mariadb.pid", "--user=root",
        "--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M"},
       dir_ + "/mariadb.log");

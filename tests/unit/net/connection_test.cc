@@ -70,6 +70,15 @@ class EchoHandler : public LineHandler {
 
 class ConnectionTest : public ::testing::Test {
  protected:
+  // The server's lifetime contract (tcp_server.h): its loops stop first.
+  // Destroying it while a loop still runs a connection that closes (the
+  // test's client socket goes away with the test body) is a use after free.
+  void TearDown() override {
+    if (server_) server_->stopAccepting();
+    loops_.stop();
+    server_.reset();
+  }
+
   void start(ConnectionOptions options) {
     server_ = std::make_unique<TcpServer>(loops_, options, [this](const ConnectionPtr& c) {
       return std::make_unique<EchoHandler>(c, rec_);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cctype>
 #include <thread>
 
@@ -119,11 +120,15 @@ Result<LoginResult> ChatService::finishLogin(const User& user, const std::string
         nowMs() + std::chrono::duration_cast<std::chrono::milliseconds>(options_.token_ttl).count();
     Status saved = store_.saveToken(result.token_hash, user.id, expires);
     if (!saved.ok()) return logged("saveToken", saved);
-    // Each login adds one token and clears up to this many expired ones, so
-    // expired tokens cannot pile up. Best effort: a failure is only logged.
-    constexpr int kPurgePerLogin = 100;
-    auto purged = store_.purgeExpiredTokens(nowMs(), kPurgePerLogin);
-    if (!purged.ok()) (void)logged("purgeExpiredTokens", purged.status());
+    // Each login adds one token; every kPurgeEvery-th login clears up to
+    // 100 expired ones per login since the last purge, so expired tokens
+    // cannot pile up while most logins pay one commit, not two. Best effort:
+    // a failure is only logged.
+    constexpr uint32_t kPurgeEvery = 16;
+    if (token_saves_.fetch_add(1, std::memory_order_relaxed) % kPurgeEvery == 0) {
+      auto purged = store_.purgeExpiredTokens(nowMs(), 100 * kPurgeEvery);
+      if (!purged.ok()) (void)logged("purgeExpiredTokens", purged.status());
+    }
   }
   PARLEY_TRY(ack_point, store_.ackPoint(user.id));
   PARLEY_TRY(friend_views, friendViews(user.id));
@@ -481,7 +486,9 @@ Result<Reply> ChatService::joinGroup(const User& me, const std::string& name) {
   if (options_.max_group_members > 0) {
     auto members = store_.memberIds(group->id);
     if (!members.ok()) return logged("memberIds", members.status());
-    if (members->size() >= options_.max_group_members) {
+    // Already in: the conflict below says so, whether or not the group is full.
+    const bool member = std::find(members->begin(), members->end(), me.id) != members->end();
+    if (!member && members->size() >= options_.max_group_members) {
       return Status::Forbidden(group->name + " is full (" +
                                std::to_string(options_.max_group_members) + " members)");
     }

@@ -11,6 +11,7 @@
 // Thread safety: all methods may be called concurrently from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -150,6 +151,7 @@ class ChatService {
   KeyedRateLimiter login_failures_by_address_;
   SessionRegistry registry_;
   LookupCache cache_;
+  std::atomic<uint32_t> token_saves_{0};  // logins that issued a token; paces the purge
 };
 
 }  // namespace parley

@@ -560,6 +560,8 @@ TEST_F(RateLimitTest, GroupSizeAndFriendLimits) {
   a->request({{"op", "create_group"}, {"name", "tiny"}});
   EXPECT_TRUE(b->request({{"op", "join_group"}, {"group", "tiny"}})["ok"].get<bool>());
   EXPECT_EQ(code(c->request({{"op", "join_group"}, {"group", "tiny"}})), "forbidden");
+  EXPECT_EQ(code(b->request({{"op", "join_group"}, {"group", "tiny"}})), "conflict")
+      << "a member of a full group is told it is already in, not that the group is full";
   EXPECT_TRUE(a->request({{"op", "add_friend"}, {"user", "b"}})["ok"].get<bool>());
   EXPECT_EQ(code(a->request({{"op", "add_friend"}, {"user", "c"}})), "forbidden");
   EXPECT_EQ(code(c->request({{"op", "add_friend"}, {"user", "b"}})), "forbidden")

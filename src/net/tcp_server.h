@@ -9,22 +9,16 @@
 // accepts posted to the loops refer to its options and factories.
 #pragma once
 
-#include <atomic>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <unordered_map>
 
 #include "common/status.h"
-#include "net/admission.h"
 #include "net/connection.h"
 #include "net/event_loop_pool.h"
+#include "net/listener.h"
 
 namespace parley::net {
 
@@ -41,33 +35,27 @@ class TcpServer {
 
   // Binds and listens (port 0 picks a free port; see port()). Unavailable if
   // the address cannot be bound.
-  Status listen(const std::string& host, uint16_t port);
+  Status listen(const std::string& host, uint16_t port) { return listener_.listen(host, port); }
   // Connections run over what `factory` makes (TLS) instead of plain TCP.
   // Call before start().
   void setStreamFactory(StreamFactory factory) { stream_factory_ = std::move(factory); }
   // Starts accepting on a dedicated thread.
-  void start();
+  void start() { listener_.start(); }
   // Stops accepting new connections; existing ones are untouched.
-  void stopAccepting();
+  void stopAccepting() { listener_.stopAccepting(); }
 
-  uint16_t port() const { return port_; }
-  size_t accepted() const { return accepted_.load(); }
-  size_t open() const { return admission_->open(); }
+  uint16_t port() const { return listener_.port(); }
+  size_t accepted() const { return listener_.accepted(); }
+  size_t open() const { return listener_.open(); }
 
  private:
-  void accept();
+  void onAccepted(boost::asio::ip::tcp::socket socket, std::shared_ptr<void> slot);
+  void onRejected(boost::asio::ip::tcp::socket& socket);
 
-  EventLoopPool& loops_;
   const ConnectionOptions options_;  // connections refer to it: lives as long as the server
   HandlerFactory factory_;
   StreamFactory stream_factory_;  // empty: plain TCP
-  boost::asio::io_context accept_context_{1};
-  boost::asio::ip::tcp::acceptor acceptor_{accept_context_};
-  boost::asio::steady_timer retry_timer_{accept_context_};
-  std::thread accept_thread_;
-  uint16_t port_ = 0;
-  std::atomic<size_t> accepted_{0};
-  AdmissionPtr admission_;  // shared with every connection's close callback
+  Listener listener_;             // last: its thread calls into the members above
 };
 
 }  // namespace parley::net

@@ -1,5 +1,5 @@
-// WebServer: the listener for browsers. One acceptor thread hands each
-// connection to the next worker loop (as TcpServer does); there an
+// WebServer: the listener for browsers. Its Listener hands each connection
+// to the next worker loop (as TcpServer's does); there an
 // HttpSession reads HTTP requests and either serves the static web client
 // (GET /, /app.js, ...) from memory or, for an upgrade on /ws, hands the
 // socket to a WebSocketConnection whose frames go to a LineHandler from the
@@ -17,19 +17,15 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <unordered_map>
 
 #include "common/status.h"
-#include "net/admission.h"
 #include "net/connection.h"
 #include "net/event_loop_pool.h"
+#include "net/listener.h"
 #include "net/static_files.h"
 #include "net/transport.h"
 #include "net/websocket_connection.h"
@@ -48,14 +44,14 @@ class WebServer {
   ~WebServer();
 
   // Binds and listens (port 0 picks a free port). Unavailable if it cannot.
-  Status listen(const std::string& host, uint16_t port);
-  void start();
+  Status listen(const std::string& host, uint16_t port) { return listener_.listen(host, port); }
+  void start() { listener_.start(); }
   // Stops accepting new connections; existing ones are untouched.
-  void stopAccepting();
+  void stopAccepting() { listener_.stopAccepting(); }
 
-  uint16_t port() const { return port_; }
-  size_t accepted() const { return accepted_.load(); }
-  size_t open() const { return admission_->open(); }
+  uint16_t port() const { return listener_.port(); }
+  size_t accepted() const { return listener_.accepted(); }
+  size_t open() const { return listener_.open(); }
   size_t websockets() const { return websockets_->load(); }
 
   // For HttpSession (loop thread): the web client's files, or null.
@@ -66,23 +62,15 @@ class WebServer {
                std::shared_ptr<void> slot);
 
  private:
-  void accept();
+  void onRejected(boost::asio::ip::tcp::socket& socket);
 
-  EventLoopPool& loops_;
   const ConnectionOptions options_;  // connections refer to it
   StaticFilesPtr files_;
   HandlerFactory factory_;
-  boost::asio::io_context accept_context_{1};
-  boost::asio::ip::tcp::acceptor acceptor_{accept_context_};
-  boost::asio::steady_timer retry_timer_{accept_context_};
-  std::thread accept_thread_;
-  uint16_t port_ = 0;
-  std::atomic<size_t> accepted_{0};
-  // Shared with every connection's slot and close callback, so that they may
-  // outlive the server (connections parked on stopped loops are destroyed
-  // after it).
-  AdmissionPtr admission_;
+  // Shared with every WebSocket's close callback, which may run after the
+  // server is gone (connections parked on stopped loops are destroyed later).
   std::shared_ptr<std::atomic<size_t>> websockets_ = std::make_shared<std::atomic<size_t>>(0);
+  Listener listener_;  // last: its thread calls into the members above
 };
 
 }  // namespace parley::net

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "latency_histogram.h"
 
@@ -15,6 +16,10 @@ namespace parley::bench {
 struct Options {
   std::string host = "127.0.0.1";
   uint16_t port = 7000;
+  // Several servers (cluster nodes): worker process w connects to
+  // ports[w % ports.size()] instead of `port`, so one run can hold more
+  // connections than one server process may (20,000 files each here).
+  std::vector<uint16_t> ports;
   // connect | direct | group | mixed | login
   std::string scenario = "direct";
   int pairs = 50;        // direct, mixed: pairs of friends

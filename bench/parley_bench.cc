@@ -90,6 +90,9 @@ int main(int argc, char** argv) {
   CLI::App app{"parley-bench: load and verify a Parley server"};
   app.add_option("--host", o.host);
   app.add_option("--port", o.port);
+  app.add_option("--ports", o.ports,
+                 "several servers: worker process w connects to the (w mod N)th port")
+      ->delimiter(',');
   app.add_option("--scenario", o.scenario, "connect | direct | group | mixed | login")
       ->check(CLI::IsMember({"connect", "direct", "group", "mixed", "login"}));
   app.add_option("--pairs", o.pairs, "direct, mixed: pairs of friends per process");
@@ -130,6 +133,7 @@ int main(int argc, char** argv) {
       close(fd[0]);
       Options mine = o;
       mine.worker = w;
+      if (!o.ports.empty()) mine.port = o.ports[static_cast<size_t>(w) % o.ports.size()];
       Figures f;
       int rc = Runner(mine).run(&f);
       std::string line = f.toJson().dump() + "\n";

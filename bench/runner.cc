@@ -396,6 +396,10 @@ void Runner::progress() {
     int w = o_.worker >= 0 ? o_.worker : 0;
     if (started_ns_ == 0) {
       std::cerr << "  [" << w << "] ramp: " << ready_ << "/" << conns_.size() << " logged in\n";
+    } else if (o_.scenario == "connect") {
+      double t = std::chrono::duration<double>(Clock::now() - started_).count();
+      std::cerr << "  [" << w << "] " << static_cast<int>(t) << " s: holding " << ready_
+                << " logged-in connections, errors " << figures_.errors << "\n";
     } else {
       double t = std::chrono::duration<double>(Clock::now() - started_).count();
       std::cerr << "  [" << w << "] " << static_cast<int>(t) << " s: acked "

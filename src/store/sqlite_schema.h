@@ -65,6 +65,12 @@ CREATE TABLE tokens (
     R"sql(
 CREATE INDEX tokens_by_expiry ON tokens(expires_ms);
 )sql",
+    // Version 3: a user's highest seq is the inbox's own MAX(seq) (inbox rows
+    // are never deleted); keeping a copy in users cost an UPDATE per
+    // recipient per commit.
+    R"sql(
+ALTER TABLE users DROP COLUMN last_seq;
+)sql",
 };
 
 }  // namespace parley::sqlite_schema

@@ -64,25 +64,29 @@ Status SqliteWriter::exec(const char* sql) {
 
 void SqliteWriter::runBatch(std::vector<JobPtr>& batch) {
   std::vector<Status> results(batch.size());
+  // Optimistic pass: every job straight into one transaction. Jobs almost
+  // never fail, and a SAVEPOINT/RELEASE pair per job cost the writer thread —
+  // the one serial stage of the write path — as much as a message's inserts.
   Status outcome = exec("BEGIN IMMEDIATE");
+  bool job_failed = false;
   if (outcome.ok()) {
-    for (size_t i = 0; i < batch.size(); ++i) {
+    for (size_t i = 0; i < batch.size() && !job_failed; ++i) {
       undo_.clear();
-      Status saved = exec("SAVEPOINT job");
-      results[i] = saved.ok() ? batch[i]->run(*this, db_) : saved;
-      if (!results[i].ok()) {
-        // This job's rows go; so do the seqs it took (later jobs reuse them).
-        (void)exec("ROLLBACK TO job");
-        for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) last_seq_[it->first] = it->second;
-      }
-      (void)exec("RELEASE job");
+      results[i] = batch[i]->run(*this, db_);
+      job_failed = !results[i].ok();
     }
     undo_.clear();
-    outcome = flushSeqs(db_);
-    if (outcome.ok()) outcome = exec("COMMIT");
-    if (!outcome.ok()) {
+    if (job_failed) {
+      // A failed job must undo only itself: drop the whole transaction and
+      // run the batch again, each job inside its own savepoint (jobs only
+      // write to the database and to their own results, so running them
+      // again is safe). A batch of one has nothing else to keep: its error
+      // is the answer.
       (void)exec("ROLLBACK");
       forgetAll();  // the caches may hold what was rolled back
+      if (batch.size() > 1) outcome = runWithSavepoints(batch, results);
+    } else {
+      outcome = commit();
     }
   } else {
     forgetAll();
@@ -94,31 +98,51 @@ void SqliteWriter::runBatch(std::vector<JobPtr>& batch) {
   }
 }
 
-Status SqliteWriter::flushSeqs(SqliteDb& db) {
-  if (dirty_.empty()) return Status::Ok();
-  auto prepared = db.prepare("UPDATE users SET last_seq = ? WHERE id = ?");
-  if (!prepared.ok()) return prepared.status();
-  for (UserId user : dirty_) {
-    Status st = db.stmt(prepared.value()).bind(1, last_seq_[user]).bind(2, user).exec();
-    if (!st.ok()) return st;
+Status SqliteWriter::runWithSavepoints(std::vector<JobPtr>& batch, std::vector<Status>& results) {
+  Status outcome = exec("BEGIN IMMEDIATE");
+  if (!outcome.ok()) {
+    forgetAll();
+    return outcome;
   }
-  dirty_.clear();
-  return Status::Ok();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    undo_.clear();
+    Status saved = exec("SAVEPOINT job");
+    results[i] = saved.ok() ? batch[i]->run(*this, db_) : saved;
+    if (!results[i].ok()) {
+      // This job's rows go; so do the seqs it took (later jobs reuse them).
+      (void)exec("ROLLBACK TO job");
+      for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) last_seq_[it->first] = it->second;
+    }
+    (void)exec("RELEASE job");
+  }
+  undo_.clear();
+  return commit();
+}
+
+Status SqliteWriter::commit() {
+  Status outcome = exec("COMMIT");
+  if (!outcome.ok()) {
+    (void)exec("ROLLBACK");
+    forgetAll();  // the caches may hold what was rolled back
+  }
+  return outcome;
 }
 
 void SqliteWriter::forgetAll() {
   last_seq_.clear();
-  dirty_.clear();
   members_.clear();
 }
 
 Result<Seq> SqliteWriter::lastSeq(SqliteDb& db, UserId user) {
   auto it = last_seq_.find(user);
   if (it != last_seq_.end()) return it->second;
-  // Bounded cache: past its size, start over (only entries already written
-  // back may go, so this happens between batches' flushes as well).
-  if (last_seq_.size() >= kMaxCachedUsers && dirty_.empty()) last_seq_.clear();
-  auto prepared = db.prepare("SELECT last_seq FROM users WHERE id = ?");
+  // Bounded cache: past its size, start over. Nothing is lost: the highest
+  // seq is the inbox's own (its rows are never deleted, and this connection
+  // sees the batch's uncommitted ones), one B-tree descent away.
+  if (last_seq_.size() >= kMaxCachedUsers) last_seq_.clear();
+  auto prepared = db.prepare(
+      "SELECT (SELECT COALESCE(MAX(seq), 0) FROM inbox WHERE user_id = u.id) FROM users u "
+      "WHERE u.id = ?");
   if (!prepared.ok()) return prepared.status();
   Stmt s = db.stmt(prepared.value());
   s.bind(1, user);
@@ -134,7 +158,6 @@ Result<Seq> SqliteWriter::nextSeq(SqliteDb& db, UserId user) {
   undo_.emplace_back(user, last.value());
   Seq next = last.value() + 1;
   last_seq_[user] = next;
-  dirty_.insert(user);
   return next;
 }
 

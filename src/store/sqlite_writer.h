@@ -1,17 +1,17 @@
 // SqliteWriter: the one thread that writes to a SqliteStore's file. Writes
 // are jobs in a bounded queue; the thread takes every job queued (up to
-// kMaxBatch), runs them in ONE transaction (each inside its own SAVEPOINT,
-// so a failing job undoes only itself), commits — one WAL fsync for the
-// whole batch with synchronous=FULL — and only then tells each job how it
-// ended. This is group commit without a thread per waiting write: callers
-// may queue a job and return (SqliteStore's asynchronous appends), so a
-// batch can hold thousands of messages, not just one per blocking-pool
-// thread.
+// kMaxBatch), runs them in ONE transaction (should one fail, the batch runs
+// again with each job inside its own SAVEPOINT, so a failing job undoes only
+// itself), commits — one WAL fsync for the whole batch with
+// synchronous=FULL — and only then tells each job how it ended. This is group commit without a
+// thread per waiting write: callers may queue a job and return (SqliteStore's asynchronous
+// appends), so a batch can hold thousands of messages, not just one per blocking-pool thread.
 //
 // Being the only writer of the file, the thread also keeps two caches that
 // stay exact because every change goes through it: each user's last inbox
-// seq (written back once per user per batch, not once per message) and each
-// group's member list (dropped whenever membership changes).
+// seq (read from the inbox once, then kept; nothing is written per user
+// besides the inbox row) and each group's member list (dropped whenever
+// membership changes).
 //
 // Thread safety: submit() from any thread. Job::run and the cache methods
 // run on the writer thread only.
@@ -23,7 +23,6 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common/model.h"
@@ -72,7 +71,10 @@ class SqliteWriter {
  private:
   void loop();
   void runBatch(std::vector<JobPtr>& batch);
-  Status flushSeqs(SqliteDb& db);
+  // The batch again, each job in its own SAVEPOINT (after a job failed).
+  Status runWithSavepoints(std::vector<JobPtr>& batch, std::vector<Status>& results);
+  // Commits; rolls back (and forgets the caches) on failure.
+  Status commit();
   void forgetAll();
   Status exec(const char* sql);
 
@@ -86,7 +88,6 @@ class SqliteWriter {
 
   // Writer-thread state.
   std::unordered_map<UserId, Seq> last_seq_;
-  std::unordered_set<UserId> dirty_;          // last_seq_ entries to write back
   std::vector<std::pair<UserId, Seq>> undo_;  // seqs the current job took
   std::unordered_map<GroupId, std::vector<UserId>> members_;
   static constexpr size_t kMaxCachedUsers = 1 << 20;  // then the caches start over

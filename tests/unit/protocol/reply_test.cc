@@ -70,14 +70,26 @@ TEST(ReplyTest, HistoryMessages) {
 }
 
 TEST(ReplyTest, EventTemplateSplicesTheSeqIntoTheSameLine) {
-  // The template must produce exactly what the tree serializer did, text
+  // The template must produce exactly what a JSON tree serializes, text
   // escaping included, for 1:1 and group messages.
-  Message direct{42, "alice", "bob", "", "say \"hi\"\n\u00e9", 1700};
+  Message direct{42, "alice", "bob", "", "say \"hi\"\n\u00e9\t\x01 \\ </script>", 1700};
   Message group{43, "alice", "", "devs", "x", 1701};
   for (const Message& m : {direct, group}) {
     MessageEventTemplate t(m);
     for (Seq seq : {Seq{1}, Seq{9}, Seq{10}, Seq{1234567890123}}) {
+      nlohmann::ordered_json tree{
+          {"event", m.isGroup() ? "group_message" : "message"}, {"id", m.id}, {"seq", seq}};
+      if (m.isGroup()) {
+        tree["group"] = m.group;
+        tree["from"] = m.from;
+      } else {
+        tree["from"] = m.from;
+        tree["to"] = m.to;
+      }
+      tree["text"] = m.text;
+      tree["ts"] = m.ts;
       std::string line = t.withSeq(seq);
+      EXPECT_EQ(line, tree.dump());
       EXPECT_EQ(line, messageEvent(m, seq));
       json j = json::parse(line);
       EXPECT_EQ(j["seq"], seq);
@@ -88,7 +100,7 @@ TEST(ReplyTest, EventTemplateSplicesTheSeqIntoTheSameLine) {
   }
   EXPECT_EQ(MessageEventTemplate(direct).withSeq(7),
             R"({"event":"message","id":42,"seq":7,"from":"alice","to":"bob",)"
-            R"("text":"say \"hi\"\né","ts":1700})");  // UTF-8 as is
+            R"("text":"say \"hi\"\né\t\u0001 \\ </script>","ts":1700})");  // UTF-8 as is
 }
 
 TEST(ReplyTest, SendAnswerWithoutATreeMatchesTheGeneralShape) {

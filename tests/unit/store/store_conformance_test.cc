@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -14,6 +15,8 @@
 
 #include "service_instance.h"
 #include "store/mysql_store.h"
+#include "store/sqlite_db.h"
+#include "store/sqlite_schema.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
 
@@ -172,6 +175,66 @@ TEST_P(StoreTest, AsynchronousAppendsKeepSubmissionOrderAndGapFreeSeqs) {
   EXPECT_EQ(inbox->back().message.text, "m" + std::to_string(kCount - 1));
 }
 
+TEST_P(StoreTest, FailingAppendsAmongQueuedOnesUndoOnlyThemselves) {
+  // Appends that fail inside the storing transaction (a non-member's group
+  // message; a message to an id that is no user, which fails after its
+  // message row was written) queued between good ones: SQLite's writer runs
+  // them in one batch, and each failure must take back only its own rows and
+  // seqs.
+  User a = user("a"), b = user("b"), outsider = user("o");
+  auto g = store_->createGroup(n("g"), "", a.id, 1);
+  ASSERT_TRUE(store_->addMember(g->id, b.id, 1).ok());
+  constexpr int kCount = 120;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  std::vector<Seq> b_seqs;
+  std::vector<std::string> failures;
+  auto record = [&](Result<Store::Appended> r) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (r.ok()) {
+      for (const InboxSlot& slot : r->slots) {
+        if (slot.user == b.id) b_seqs.push_back(slot.seq);
+      }
+    } else {
+      failures.push_back(r.status().toString());
+    }
+    answered++;
+    cv.notify_one();
+  };
+  for (int i = 0; i < kCount; ++i) {
+    switch (i % 4) {
+      case 0:
+        store_->appendDirectAsync(a.id, b.id, "d" + std::to_string(i), i, record);
+        break;
+      case 1:
+        store_->appendGroupAsync(g->id, outsider.id, "refused", i, record);
+        break;
+      case 2:
+        store_->appendGroupAsync(g->id, a.id, "g" + std::to_string(i), i, record);
+        break;
+      default:
+        store_->appendDirectAsync(a.id, UserId{999999999}, "to nobody", i, record);
+        break;
+    }
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return answered == kCount; }));
+  EXPECT_EQ(failures.size(), static_cast<size_t>(kCount / 2));
+  ASSERT_EQ(b_seqs.size(), static_cast<size_t>(kCount / 2));
+  std::sort(b_seqs.begin(), b_seqs.end());
+  for (size_t i = 0; i < b_seqs.size(); ++i) EXPECT_EQ(b_seqs[i], static_cast<Seq>(i + 1));
+  auto inbox = store_->inboxAfter(b.id, 0, 1000);
+  ASSERT_TRUE(inbox.ok());
+  ASSERT_EQ(inbox->size(), static_cast<size_t>(kCount / 2));
+  for (size_t i = 0; i < inbox->size(); ++i) {
+    EXPECT_EQ((*inbox)[i].seq, static_cast<Seq>(i + 1));
+    EXPECT_NE((*inbox)[i].message.text, "refused");
+    EXPECT_NE((*inbox)[i].message.text, "to nobody");
+  }
+  EXPECT_TRUE(store_->inboxAfter(outsider.id, 0, 10)->empty());
+}
+
 TEST_P(StoreTest, DirectMessagesGetGapFreeSeqsAndAckClamps) {
   User a = user("a"), b = user("b");
   std::vector<MessageId> ids;
@@ -319,6 +382,46 @@ INSTANTIATE_TEST_SUITE_P(AllStores, StoreTest, ::testing::Values("sqlite", "mysq
                          [](const auto& info) { return info.param; });
 
 // MySQL only: the database goes away and comes back.
+TEST(SqliteMigrationTest, Version2DatabaseKeepsItsSeqsAfterUpgrade) {
+  // A database written by schema version 2 (which kept each user's highest
+  // seq in users.last_seq) is upgraded in place; the next message to a user
+  // with an inbox continues its seqs without a gap or a repeat.
+  auto dir =
+      std::filesystem::temp_directory_path() / ("parley-migrate-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "v2.db").string();
+  {
+    SqliteDb db;
+    ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
+    std::string script = "CREATE TABLE schema_version (version INTEGER NOT NULL);";
+    script += std::string(sqlite_schema::kMigrations[0]) + sqlite_schema::kMigrations[1];
+    script +=
+        "INSERT INTO schema_version VALUES (1), (2);"
+        "INSERT INTO users(id, name, password_hash, last_seq, created_ms) VALUES"
+        "  (1, 'ann', 'h', 0, 1), (2, 'ben', 'h', 3, 1);"
+        "INSERT INTO messages(id, chat, sender_id, recipient_id, body, ts) VALUES"
+        "  (1, 'd:1:2', 1, 2, 'one', 1), (2, 'd:1:2', 1, 2, 'two', 2),"
+        "  (3, 'd:1:2', 1, 2, 'three', 3);"
+        "INSERT INTO inbox VALUES (2, 1, 1), (2, 2, 2), (2, 3, 3);";
+    ASSERT_TRUE(db.execScript(script.c_str()).ok());
+  }
+  auto store = openStore("sqlite:" + path);
+  ASSERT_TRUE(store.ok()) << store.status().toString();
+  auto r = (*store)->appendDirect(1, 2, "four", 4);
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  EXPECT_EQ(r->slots.at(0).seq, 4);
+  auto first = (*store)->appendDirect(2, 1, "first for ann", 5);
+  ASSERT_TRUE(first.ok()) << first.status().toString();
+  EXPECT_EQ(first->slots.at(0).seq, 1);
+  auto inbox = (*store)->inboxAfter(2, 2, 10);
+  ASSERT_TRUE(inbox.ok());
+  ASSERT_EQ(inbox->size(), 2u);
+  EXPECT_EQ((*inbox)[0].message.text, "three");
+  EXPECT_EQ((*inbox)[1].message.text, "four");
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(MysqlOutageTest, UnavailableWhileDownThenRecovers) {
   ASSERT_NE(g_mariadb, nullptr);
   auto opened = openStore(g_mariadb->url());

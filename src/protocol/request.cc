@@ -1,7 +1,9 @@
 #include "protocol/request.h"
 
 #include <array>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace parley::protocol {
 namespace {
@@ -32,24 +34,106 @@ constexpr std::array<OpEntry, 16> kOps = {{
     {"ping", Op::kPing},
 }};
 
+// The top-level members of a request object, flat: a request is one object
+// of scalars, so parsing it into a JSON tree (a map node and key string per
+// member) did work no one reads. Nested values are kept only as "an object"
+// or "an array", which is all the validation needs to know about them.
+// A repeated key keeps its last value, as a JSON tree would.
+class Fields {
+ public:
+  const json* find(std::string_view key) const {
+    for (const auto& [k, v] : members_) {
+      if (k == key) return &v;
+    }
+    return nullptr;
+  }
+  void set(std::string key, json value) {
+    for (auto& [k, v] : members_) {
+      if (k == key) {
+        v = std::move(value);
+        return;
+      }
+    }
+    members_.emplace_back(std::move(key), std::move(value));
+  }
+
+ private:
+  std::vector<std::pair<std::string, json>> members_;
+};
+
+// nlohmann's SAX interface, filling Fields. Only depth 1 (the request
+// object's own members) is stored; deeper values are skipped.
+class FieldsSax {
+ public:
+  explicit FieldsSax(Fields* fields) : fields_(fields) {}
+
+  bool null() { return scalar(json(nullptr)); }
+  bool boolean(bool b) { return scalar(json(b)); }
+  bool number_integer(json::number_integer_t n) { return scalar(json(n)); }
+  bool number_unsigned(json::number_unsigned_t n) { return scalar(json(n)); }
+  bool number_float(json::number_float_t f, const json::string_t&) { return scalar(json(f)); }
+  bool string(json::string_t& s) { return scalar(json(std::move(s))); }
+  bool binary(json::binary_t&) { return scalar(json(nullptr)); }  // not produced by JSON text
+  bool start_object(std::size_t) { return open(json::value_t::object); }
+  bool end_object() { return close(); }
+  bool start_array(std::size_t) { return open(json::value_t::array); }
+  bool end_array() { return close(); }
+  bool key(json::string_t& k) {
+    if (depth_ == 1) key_ = std::move(k);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+  // The whole text was one JSON object (valid only if parsing succeeded).
+  bool wasObject() const { return top_ == json::value_t::object; }
+
+ private:
+  bool scalar(json value) {
+    if (depth_ == 0) {
+      top_ = value.type();
+    } else if (depth_ == 1) {
+      fields_->set(std::move(key_), std::move(value));
+    }
+    return true;
+  }
+  bool open(json::value_t type) {
+    if (depth_ == 0) top_ = type;
+    // A member that is itself an object or array: recorded as such (empty).
+    if (depth_ == 1) fields_->set(std::move(key_), json(type));
+    depth_++;
+    return true;
+  }
+  bool close() {
+    depth_--;
+    return true;
+  }
+
+  Fields* fields_;
+  int depth_ = 0;
+  std::string key_;
+  json::value_t top_ = json::value_t::discarded;
+};
+
 // Field readers: each returns an error Status naming the field, so a client
 // learns exactly what was wrong with its request.
-Status readString(const json& obj, const char* key, std::string* out, bool required = true) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) {
+Status readString(const Fields& obj, const char* key, std::string* out, bool required = true) {
+  const json* it = obj.find(key);
+  if (it == nullptr || it->is_null()) {
     if (!required) return Status::Ok();
     return Status::BadRequest(std::string("missing field '") + key + "'");
   }
   if (!it->is_string()) {
     return Status::BadRequest(std::string("field '") + key + "' must be a string");
   }
-  *out = it->get<std::string>();
+  *out = it->get_ref<const std::string&>();
   return Status::Ok();
 }
 
-Status readInteger(const json& obj, const char* key, std::optional<int64_t>* out) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return Status::Ok();
+Status readInteger(const Fields& obj, const char* key, std::optional<int64_t>* out) {
+  const json* it = obj.find(key);
+  if (it == nullptr || it->is_null()) return Status::Ok();
   if (!it->is_number_integer()) {
     return Status::BadRequest(std::string("field '") + key + "' must be an integer");
   }
@@ -80,7 +164,7 @@ Status checkLength(const std::string& value, const char* what, size_t min, size_
     if (!_st.ok()) return _st;       \
   } while (0)
 
-Status readArguments(const json& obj, Request* r) {
+Status readArguments(const Fields& obj, Request* r) {
   switch (r->op) {
     case Op::kRegister:
     case Op::kLogin:
@@ -191,26 +275,27 @@ size_t utf8Length(std::string_view s) {
 
 Parsed parseRequest(std::string_view line) {
   Parsed out;
-  // parse(..., allow_exceptions=false) returns a "discarded" value on any
-  // syntax error, including invalid UTF-8, without throwing.
-  json obj = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
-  if (obj.is_discarded()) {
+  // The SAX parser reports any syntax error, invalid UTF-8 included, through
+  // parse_error (which stops it) rather than by throwing.
+  Fields obj;
+  FieldsSax sax(&obj);
+  if (!json::sax_parse(line.begin(), line.end(), &sax)) {
     out.error = Status::BadRequest("malformed JSON");
     return out;
   }
-  if (!obj.is_object()) {
+  if (!sax.wasObject()) {
     out.error = Status::BadRequest("a request must be a JSON object");
     return out;
   }
-  if (auto rid = obj.find("rid"); rid != obj.end()) {
+  if (const json* rid = obj.find("rid"); rid != nullptr) {
     if (rid->is_structured()) {
       out.error = Status::BadRequest("rid must be a scalar (string, number, boolean or null)");
       return out;
     }
     out.rid = *rid;
   }
-  auto op_it = obj.find("op");
-  if (op_it == obj.end()) {
+  const json* op_it = obj.find("op");
+  if (op_it == nullptr) {
     out.error = Status::BadRequest("missing field 'op'");
     return out;
   }

@@ -73,6 +73,27 @@ TEST(RequestTest, MalformedInput) {
   expectBadRequest("{\"op\":\"send\",\"to\":\"bob\",\"text\":\"\xff\xfe\"}", "malformed JSON");
 }
 
+TEST(RequestTest, OnlyTheRequestObjectsOwnMembersCount) {
+  // Requests are parsed flat (no JSON tree); these are the cases where a
+  // flat reading could differ from a tree's.
+  expectBadRequest(R"({"op":"ping"} {"op":"ping"})", "malformed JSON");  // trailing text
+  expectBadRequest(R"({"op":"ping"},)", "malformed JSON");
+  expectBadRequest("", "malformed JSON");
+  expectBadRequest(R"({"a":{"op":"ping"}})", "missing field 'op'");  // nested: not ours
+  expectBadRequest(R"({"op":"send","to":{"x":"bob"},"text":"hi"})", "'to' must be a string");
+  expectBadRequest(R"({"op":"send","to":["bob"],"text":"hi"})", "'to' must be a string");
+  // Deep nesting in an unknown member is skipped, whatever it holds.
+  Parsed deep = parse(R"({"op":"ping","x":[[[{"op":"send","rid":[1]}]]],"rid":7})");
+  ASSERT_TRUE(deep.request) << deep.error.toString();
+  EXPECT_EQ(deep.request->op, Op::kPing);
+  EXPECT_EQ(deep.rid, 7);
+  // A repeated key keeps its last value, as a JSON tree does.
+  Parsed twice = parse(R"({"op":"ping","op":"send","to":"bob","text":"a","text":"b"})");
+  ASSERT_TRUE(twice.request) << twice.error.toString();
+  EXPECT_EQ(twice.request->op, Op::kSend);
+  EXPECT_EQ(twice.request->text, "b");
+}
+
 TEST(RequestTest, RidIsEchoedEvenOnArgumentErrors) {
   Parsed p = parse(R"({"op":"send","rid":"abc","to":"bob"})");
   ASSERT_FALSE(p.request);

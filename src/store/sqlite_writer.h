@@ -36,7 +36,10 @@ class SqliteWriter {
   class Job {
    public:
     virtual ~Job() = default;
-    // Inside the batch transaction, on the writer thread.
+    // Inside the batch transaction, on the writer thread. May run twice (when
+    // another job of its batch failed, the batch runs again with savepoints),
+    // so it writes only to the database and to its own results, which it
+    // sets afresh each time.
     virtual Status run(SqliteWriter& writer, SqliteDb& db) = 0;
     // After the batch committed (or failed), on the writer thread: `status`
     // is run()'s, or the commit's error. Must not block.

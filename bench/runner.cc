@@ -394,14 +394,13 @@ void Runner::progress() {
   progress_timer_->async_wait([this](auto ec) {
     if (ec || finished_) return;
     int w = o_.worker >= 0 ? o_.worker : 0;
+    double t = std::chrono::duration<double>(Clock::now() - started_).count();
     if (started_ns_ == 0) {
       std::cerr << "  [" << w << "] ramp: " << ready_ << "/" << conns_.size() << " logged in\n";
     } else if (o_.scenario == "connect") {
-      double t = std::chrono::duration<double>(Clock::now() - started_).count();
       std::cerr << "  [" << w << "] " << static_cast<int>(t) << " s: holding " << ready_
                 << " logged-in connections, errors " << figures_.errors << "\n";
     } else {
-      double t = std::chrono::duration<double>(Clock::now() - started_).count();
       std::cerr << "  [" << w << "] " << static_cast<int>(t) << " s: acked "
                 << static_cast<uint64_t>((figures_.acked - last_acked_) / o_.progress)
                 << "/s, delivered "

@@ -28,6 +28,7 @@ namespace parley {
 struct Envelope {
   UserId to = 0;
   Seq seq = 0;
+  Seq prev = 0;      // the recipient's seq before this one (InboxSlot::prev)
   std::string line;  // the serialized event, without the trailing newline
 };
 

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace parley {
@@ -39,8 +40,13 @@ redis.call('SREM', KEYS[2], ARGV[3])
 return redis.call('ZCARD', KEYS[1])
 )lua";
 
+// origin \n to \n seq:prev \n line. A node that predates `prev` reads the
+// third field as just the seq (stoll stops at the colon), and a frame without
+// it means prev = seq - 1 (the gap-free seqs of MysqlStore), so nodes of both
+// versions can share a bus during a rolling upgrade.
 std::string encode(const std::string& origin, const Envelope& e) {
-  return origin + "\n" + std::to_string(e.to) + "\n" + std::to_string(e.seq) + "\n" + e.line;
+  return origin + "\n" + std::to_string(e.to) + "\n" + std::to_string(e.seq) + ":" +
+         std::to_string(e.prev) + "\n" + e.line;
 }
 
 bool decode(const char* data, size_t len, std::string* origin, Envelope* e) {
@@ -52,7 +58,11 @@ bool decode(const char* data, size_t len, std::string* origin, Envelope* e) {
   *origin = s.substr(0, a);
   try {
     e->to = std::stoll(s.substr(a + 1, b - a - 1));
-    e->seq = std::stoll(s.substr(b + 1, c - b - 1));
+    std::string seqs = s.substr(b + 1, c - b - 1);
+    size_t colon = seqs.find(':');
+    e->seq = std::stoll(seqs.substr(0, colon));
+    e->prev = colon == std::string::npos ? std::max<Seq>(e->seq - 1, 0)
+                                         : std::stoll(seqs.substr(colon + 1));
   } catch (const std::exception&) {
     return false;
   }

@@ -56,10 +56,14 @@ struct Delivery {
   Message message;
 };
 
-// Where a freshly stored message went: one (user, seq) per recipient.
+// Where a freshly stored message went: one (user, seq) per recipient, and
+// the seq that recipient was given just before this one (0 for its first),
+// so a session can tell an in-order live event from one that follows a gap.
+// Seqs strictly increase per recipient but need not be consecutive.
 struct InboxSlot {
   UserId user = 0;
   Seq seq = 0;
+  Seq prev = 0;
 };
 
 }  // namespace parley

@@ -172,7 +172,7 @@ void ChatService::notifyFriends(const User& me, bool online) {
     return;
   }
   std::string line = protocol::presenceEvent(me.name, online);
-  for (const User& f : friends.value()) bus_.publish(Envelope{f.id, 0, line});
+  for (const User& f : friends.value()) bus_.publish(Envelope{f.id, 0, 0, line});
 }
 
 Result<std::vector<FriendView>> ChatService::friendViews(UserId me) {
@@ -217,7 +217,7 @@ Result<Reply> ChatService::addFriend(const User& me, const std::string& name) {
   Reply reply;
   reply.friend_ = FriendView{other.value(), online.ok() && online.value()[0]};
   // The other side learns of it at once; we are online, we just asked.
-  bus_.publish(Envelope{other->id, 0, protocol::friendAddedEvent(FriendView{me, true})});
+  bus_.publish(Envelope{other->id, 0, 0, protocol::friendAddedEvent(FriendView{me, true})});
   return reply;
 }
 
@@ -251,7 +251,7 @@ Result<Reply> ChatService::send(const User& me, const std::string& to, const std
   // Durable now; the bus is only the fast path to an online recipient.
   protocol::MessageEventTemplate event(Message{appended->id, me.name, other->name, "", text, ts});
   for (const InboxSlot& slot : appended->slots) {
-    bus_.publish(Envelope{slot.user, slot.seq, event.withSeq(slot.seq)});
+    bus_.publish(Envelope{slot.user, slot.seq, slot.prev, event.withSeq(slot.seq)});
   }
   Reply reply;
   reply.message = MessageRef{appended->id, ts};
@@ -286,7 +286,7 @@ Result<Reply> ChatService::groupSend(const User& me, const std::string& name,
   }
   protocol::MessageEventTemplate event(Message{appended->id, me.name, "", group->name, text, ts});
   for (const InboxSlot& slot : appended->slots) {
-    bus_.publish(Envelope{slot.user, slot.seq, event.withSeq(slot.seq)});
+    bus_.publish(Envelope{slot.user, slot.seq, slot.prev, event.withSeq(slot.seq)});
   }
   Reply reply;
   reply.message = MessageRef{appended->id, ts};
@@ -348,7 +348,7 @@ void ChatService::storeDirect(const User& me, const User& to, std::string text, 
     // Durable now; the bus is only the fast path to an online recipient.
     protocol::MessageEventTemplate event(Message{appended->id, from, to_name, "", text, ts});
     for (const InboxSlot& slot : appended->slots) {
-      bus_.publish(Envelope{slot.user, slot.seq, event.withSeq(slot.seq)});
+      bus_.publish(Envelope{slot.user, slot.seq, slot.prev, event.withSeq(slot.seq)});
     }
     Reply reply;
     reply.message = MessageRef{appended->id, ts};
@@ -407,7 +407,7 @@ void ChatService::storeGroup(const User& me, const Group& group, std::string tex
     // Serialized once; each member's line differs only by its seq.
     protocol::MessageEventTemplate event(Message{appended->id, from, "", group_name, text, ts});
     for (const InboxSlot& slot : appended->slots) {
-      bus_.publish(Envelope{slot.user, slot.seq, event.withSeq(slot.seq)});
+      bus_.publish(Envelope{slot.user, slot.seq, slot.prev, event.withSeq(slot.seq)});
     }
     Reply reply;
     reply.message = MessageRef{appended->id, ts};

@@ -210,7 +210,10 @@ void Session::onEnvelope(const Envelope& envelope) {
     return;
   }
   if (envelope.seq <= delivered_) return;  // already sent (replay got it first)
-  if (envelope.seq == delivered_ + 1 && !fetching_) {
+  // In order when it follows the last seq sent. Seqs need not be
+  // consecutive (the embedded store uses message ids), so the envelope
+  // names its predecessor.
+  if (envelope.prev == delivered_ && !fetching_) {
     countDelivery(/*replay=*/false);
     sink_->send(envelope.line);
     delivered_ = envelope.seq;
@@ -219,7 +222,9 @@ void Session::onEnvelope(const Envelope& envelope) {
   }
   // A gap: an earlier message is still on its way (or was dropped by the
   // bus). Hold this one and read the gap from the store, the source of truth.
-  if (parked_.size() < kMaxParked) parked_.emplace(envelope.seq, envelope.line);
+  if (parked_.size() < kMaxParked) {
+    parked_.emplace(envelope.seq, Parked{envelope.prev, envelope.line});
+  }
   if (!fetching_) fetchInbox();
 }
 
@@ -235,9 +240,9 @@ void Session::flushParked() {
     auto it = parked_.begin();
     if (it->first <= delivered_) {
       parked_.erase(it);
-    } else if (it->first == delivered_ + 1) {
+    } else if (it->second.prev == delivered_) {
       countDelivery(/*replay=*/false);
-      sink_->send(std::move(it->second));
+      sink_->send(std::move(it->second.line));
       delivered_ = it->first;
       parked_.erase(it);
     } else {

@@ -75,7 +75,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool fetching_ = false;  // a replay page is being read
   // Live events that arrived ahead of a gap, waiting for the replay to fill
   // it; bounded (a long gap is read from the store instead).
-  std::map<Seq, std::string> parked_;
+  struct Parked {
+    Seq prev;
+    std::string line;
+  };
+  std::map<Seq, Parked> parked_;
   static constexpr size_t kMaxParked = 512;
 };
 

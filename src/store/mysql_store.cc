@@ -322,7 +322,7 @@ Result<Store::Appended> MysqlStore::appendDirect(UserId from, UserId to, const s
     Seq seq = static_cast<Seq>(c.insertId());
     r = c.exec("INSERT INTO inbox(user_id, seq, message_id) VALUES (?, ?, ?)", {to, seq, out.id});
     if (!r.ok()) return r;
-    out.slots.push_back(InboxSlot{to, seq});
+    out.slots.push_back(InboxSlot{to, seq, seq - 1});  // gap-free here
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -360,7 +360,9 @@ Result<Store::Appended> MysqlStore::appendGroup(GroupId group, UserId from, cons
     std::vector<SqlRow> rows;
     r = c.exec("SELECT user_id, seq FROM inbox WHERE message_id = ?", {out.id}, &rows);
     if (!r.ok()) return r;
-    for (const auto& row : rows) out.slots.push_back(InboxSlot{num(row[0]), num(row[1])});
+    for (const auto& row : rows) {
+      out.slots.push_back(InboxSlot{num(row[0]), num(row[1]), num(row[1]) - 1});
+    }
     return Status::Ok();
   });
   if (!st.ok()) return st;

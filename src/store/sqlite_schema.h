@@ -71,6 +71,41 @@ CREATE INDEX tokens_by_expiry ON tokens(expires_ms);
     R"sql(
 ALTER TABLE users DROP COLUMN last_seq;
 )sql",
+    // Version 4: a recipient's seq is the message id. One writer assigns ids
+    // in commit order, so every recipient sees its messages' ids strictly
+    // increase; seqs need not be consecutive (PROTOCOL.md asks only that they
+    // increase). A direct message is found by its recipient_id, a group
+    // message through the member's spans of membership, so nothing is written
+    // per recipient: a 1,000-member group message is one row, not 1,001.
+    // `inbox` is no longer written; its group rows not yet acked stay
+    // readable, so an upgrade loses nothing.
+    R"sql(
+CREATE INDEX messages_by_recipient ON messages(recipient_id, id)
+  WHERE recipient_id IS NOT NULL;
+-- The messages of group_id with after_id < id <= until_id (no upper bound
+-- while until_id is NULL: a current member) belong to user_id's stream.
+CREATE TABLE group_spans (
+  user_id  INTEGER NOT NULL,
+  group_id INTEGER NOT NULL,
+  after_id INTEGER NOT NULL,
+  until_id INTEGER,
+  PRIMARY KEY (user_id, group_id, after_id)
+) WITHOUT ROWID;
+-- Today's members start after today's last message: older group messages
+-- still owed to them are in the legacy inbox rows.
+INSERT INTO group_spans(user_id, group_id, after_id, until_id)
+  SELECT user_id, group_id, (SELECT COALESCE(MAX(id), 0) FROM messages), NULL
+  FROM group_members;
+-- ack_seq moves from the old per-user seqs to message ids: the id of the
+-- newest message the old ack point covered (the old seqs and the ids were
+-- assigned by the same single writer, so they grew together).
+UPDATE users SET ack_seq = COALESCE((SELECT MAX(message_id) FROM inbox
+  WHERE inbox.user_id = users.id AND inbox.seq <= users.ack_seq), 0);
+-- What is left of the inbox: group messages not yet acked (direct ones are
+-- found by recipient_id now).
+DELETE FROM inbox WHERE message_id <= (SELECT ack_seq FROM users WHERE users.id = inbox.user_id)
+  OR message_id IN (SELECT id FROM messages WHERE group_id IS NULL);
+)sql",
 };
 
 }  // namespace parley::sqlite_schema

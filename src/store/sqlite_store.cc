@@ -58,6 +58,16 @@ Message readMessage(const Stmt& s, int first) {
                  s.text(first + 3), s.text(first + 4), s.int64(first + 5)};
 }
 
+// Starts `user`'s span of `group` after the newest message: from now on the
+// group's messages are in the user's stream. REPLACE: a user who left and
+// joins again before anything was said reopens the empty span.
+Status openSpan(SqliteDb& db, GroupId group, UserId user) {
+  PREPARE(s, db,
+          "INSERT OR REPLACE INTO group_spans(user_id, group_id, after_id, until_id) "
+          "VALUES (?, ?, (SELECT COALESCE(MAX(id), 0) FROM messages), NULL)");
+  return s.bind(1, user).bind(2, group).exec();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
@@ -247,7 +257,9 @@ Result<Group> SqliteStore::createGroup(const std::string& name, const std::strin
     PREPARE(m, db,
             "INSERT INTO group_members(group_id, user_id, role, joined_ms) "
             "VALUES (?, ?, 'owner', ?)");
-    return m.bind(1, group.id).bind(2, owner).bind(3, now).exec();
+    r = m.bind(1, group.id).bind(2, owner).bind(3, now).exec();
+    if (!r.ok()) return r;
+    return openSpan(db, group.id, owner);
   });
   if (!st.ok()) return st;
   return group;
@@ -273,7 +285,9 @@ Status SqliteStore::addMember(GroupId group, UserId user, TimestampMs now) {
     PREPARE(s, db,
             "INSERT INTO group_members(group_id, user_id, role, joined_ms) "
             "VALUES (?, ?, 'member', ?)");
-    return s.bind(1, group).bind(2, user).bind(3, now).exec();
+    Status r = s.bind(1, group).bind(2, user).bind(3, now).exec();
+    if (!r.ok()) return r;
+    return openSpan(db, group, user);
   });
 }
 
@@ -284,7 +298,17 @@ Status SqliteStore::removeMember(GroupId group, UserId user) {
     PREPARE(s, db, "DELETE FROM group_members WHERE group_id = ? AND user_id = ?");
     Status r = s.bind(1, group).bind(2, user).exec();
     if (!r.ok()) return r;
-    return db.changes() == 0 ? Status::NotFound("not a member") : Status::Ok();
+    if (db.changes() == 0) return Status::NotFound("not a member");
+    // The group's messages so far stay in the user's stream (those not yet
+    // acked are still owed); later ones are not.
+    PREPARE(close, db,
+            "UPDATE group_spans SET until_id = (SELECT COALESCE(MAX(id), 0) FROM messages) "
+            "WHERE user_id = ? AND group_id = ? AND until_id IS NULL");
+    r = close.bind(1, user).bind(2, group).exec();
+    if (!r.ok()) return r;
+    PREPARE(empty, db,
+            "DELETE FROM group_spans WHERE user_id = ? AND group_id = ? AND until_id <= after_id");
+    return empty.bind(1, user).bind(2, group).exec();
   });
 }
 
@@ -345,8 +369,9 @@ Result<std::vector<UserId>> SqliteStore::memberIds(GroupId group) {
 
 namespace {
 
-// An append queued for the writer: stores the message once, then gives each
-// recipient the next seq of its inbox and an inbox row pointing at it.
+// An append queued for the writer: stores the message once. Its id is each
+// recipient's seq; the writer moves each recipient's last seq to it, which
+// is all the per-recipient work there is (nothing is written per recipient).
 class AppendJob final : public SqliteWriter::Job {
  public:
   AppendJob(bool group, int64_t target, UserId from, std::string text, TimestampMs ts,
@@ -383,18 +408,12 @@ class AppendJob final : public SqliteWriter::Job {
     Status r = m.bind(5, text_).bind(6, ts_).exec();
     if (!r.ok()) return r;
     out_.id = db.lastInsertId();
-    auto insert = db.prepare("INSERT INTO inbox(user_id, seq, message_id) VALUES (?, ?, ?)");
-    if (!insert.ok()) return insert.status();
     auto give = [&](UserId user) -> Status {
-      // The seq comes from the writer's cache: one writer, so seqs commit
-      // in the order they are assigned, without gaps.
-      auto seq = writer.nextSeq(db, user);
-      if (!seq.ok())
-        return seq.status().isNotFound() ? Status::NotFound("no recipient") : seq.status();
-      Status st =
-          db.stmt(insert.value()).bind(1, user).bind(2, seq.value()).bind(3, out_.id).exec();
-      if (st.ok()) out_.slots.push_back(InboxSlot{user, seq.value()});
-      return st;
+      auto prev = writer.advance(db, user, out_.id);
+      if (!prev.ok())
+        return prev.status().isNotFound() ? Status::NotFound("no recipient") : prev.status();
+      out_.slots.push_back(InboxSlot{user, out_.id, prev.value()});
+      return Status::Ok();
     };
     if (!group_) return give(target_);
     out_.slots.reserve(members->size());
@@ -465,20 +484,81 @@ Result<Store::Appended> SqliteStore::appendGroup(GroupId group, UserId from,
 }
 
 Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq, int limit) {
-  static const std::string sql = std::string("SELECT i.seq, ") + kMessageColumns +
-                                 " FROM inbox i JOIN messages m ON m.id = i.message_id"
-                                 " JOIN users su ON su.id = m.sender_id"
-                                 " LEFT JOIN users ru ON ru.id = m.recipient_id"
-                                 " LEFT JOIN chat_groups g ON g.id = m.group_id"
-                                 " WHERE i.user_id = ? AND i.seq > ? ORDER BY i.seq LIMIT ?";
+  // The stream is the union of a few id-ordered index ranges: the user's
+  // direct messages, each span of group membership, the legacy inbox. Each
+  // is read up to `limit` rows, and the merge keeps the `limit` lowest ids.
+  // One read transaction: every range from the same snapshot, or a message
+  // committed between two of them could be skipped.
+  static const std::string columns = std::string("SELECT ") + kMessageColumns +
+                                     " FROM messages m JOIN users su ON su.id = m.sender_id"
+                                     " LEFT JOIN users ru ON ru.id = m.recipient_id"
+                                     " LEFT JOIN chat_groups g ON g.id = m.group_id";
+  static const std::string direct_sql =
+      columns + " WHERE m.recipient_id = ? AND m.id > ? ORDER BY m.id LIMIT ?";
+  static const std::string span_sql = columns +
+                                      " WHERE m.chat = ? AND m.id > ? AND m.id <= ?"
+                                      " AND m.sender_id <> ? ORDER BY m.id LIMIT ?";
+  static const std::string legacy_sql =
+      columns + " JOIN inbox i ON i.message_id = m.id WHERE i.user_id = ? AND m.id > ?" +
+      " ORDER BY m.id LIMIT ?";
   std::vector<Delivery> out;
   Status st = read([&](SqliteDb& db) -> Status {
-    PREPARE(s, db, sql.c_str());
-    s.bind(1, user).bind(2, after_seq).bind(3, limit);
-    while (s.step()) out.push_back(Delivery{s.int64(0), readMessage(s, 1)});
-    return s.status();
+    Status begun = db.execScript("BEGIN");
+    if (!begun.ok()) return begun;
+    auto run = [&]() -> Status {
+      auto collect = [&](Stmt& s) -> Status {
+        while (s.step()) {
+          Message m = readMessage(s, 0);
+          Seq seq = m.id;
+          out.push_back(Delivery{seq, std::move(m)});
+        }
+        return s.status();
+      };
+      {
+        PREPARE(s, db, direct_sql.c_str());
+        s.bind(1, user).bind(2, after_seq).bind(3, limit);
+        Status r = collect(s);
+        if (!r.ok()) return r;
+      }
+      struct Span {
+        GroupId group;
+        Seq after, until;
+      };
+      std::vector<Span> spans;
+      {
+        PREPARE(
+            s, db,
+            "SELECT group_id, after_id, COALESCE(until_id, 9223372036854775807) "
+            "FROM group_spans WHERE user_id = ? AND COALESCE(until_id, 9223372036854775807) > ?");
+        s.bind(1, user).bind(2, after_seq);
+        while (s.step()) spans.push_back(Span{s.int64(0), s.int64(1), s.int64(2)});
+        if (!s.status().ok()) return s.status();
+      }
+      for (const Span& span : spans) {
+        PREPARE(s, db, span_sql.c_str());
+        s.bind(1, groupChat(span.group))
+            .bind(2, std::max(after_seq, span.after))
+            .bind(3, span.until)
+            .bind(4, user)
+            .bind(5, limit);
+        Status r = collect(s);
+        if (!r.ok()) return r;
+      }
+      PREPARE(s, db, legacy_sql.c_str());
+      s.bind(1, user).bind(2, after_seq).bind(3, limit);
+      return collect(s);
+    };
+    Status r = run();
+    (void)db.execScript("COMMIT");
+    return r;
   });
   if (!st.ok()) return st;
+  std::sort(out.begin(), out.end(),
+            [](const Delivery& a, const Delivery& b) { return a.seq < b.seq; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const Delivery& a, const Delivery& b) { return a.seq == b.seq; }),
+            out.end());
+  if (out.size() > static_cast<size_t>(std::max(limit, 0))) out.resize(limit);
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace parley {
 
@@ -109,7 +110,7 @@ Status SqliteWriter::runWithSavepoints(std::vector<JobPtr>& batch, std::vector<S
     Status saved = exec("SAVEPOINT job");
     results[i] = saved.ok() ? batch[i]->run(*this, db_) : saved;
     if (!results[i].ok()) {
-      // This job's rows go; so do the seqs it took (later jobs reuse them).
+      // This job's rows go; so do the last seqs it moved.
       (void)exec("ROLLBACK TO job");
       for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) last_seq_[it->first] = it->second;
     }
@@ -134,31 +135,44 @@ void SqliteWriter::forgetAll() {
 }
 
 Result<Seq> SqliteWriter::lastSeq(SqliteDb& db, UserId user) {
+  return lastSeqBefore(db, user, INT64_MAX);
+}
+
+Result<Seq> SqliteWriter::lastSeqBefore(SqliteDb& db, UserId user, Seq below) {
   auto it = last_seq_.find(user);
   if (it != last_seq_.end()) return it->second;
   // Bounded cache: past its size, start over. Nothing is lost: the highest
-  // seq is the inbox's own (its rows are never deleted, and this connection
-  // sees the batch's uncommitted ones), one B-tree descent away.
+  // seq is the newest message of the user's stream — its direct messages,
+  // its groups' messages within its spans of membership (not its own), and
+  // what is left of the legacy inbox — a few index descents away (this
+  // connection sees the batch's uncommitted rows too). Below `below`: the
+  // message being given to the user is already a row.
   if (last_seq_.size() >= kMaxCachedUsers) last_seq_.clear();
   auto prepared = db.prepare(
-      "SELECT (SELECT COALESCE(MAX(seq), 0) FROM inbox WHERE user_id = u.id) FROM users u "
-      "WHERE u.id = ?");
+      "SELECT MAX("
+      " COALESCE((SELECT id FROM messages WHERE recipient_id = u.id AND id < ?2"
+      "  ORDER BY id DESC LIMIT 1), 0),"
+      " COALESCE((SELECT MAX((SELECT m.id FROM messages m WHERE m.chat = 'g:' || s.group_id"
+      "   AND m.id > s.after_id AND m.id <= COALESCE(s.until_id, 9223372036854775807) AND m.id < ?2"
+      "   AND m.sender_id <> s.user_id ORDER BY m.id DESC LIMIT 1))"
+      "  FROM group_spans s WHERE s.user_id = u.id), 0),"
+      " COALESCE((SELECT MAX(message_id) FROM inbox WHERE user_id = u.id AND message_id < ?2), 0))"
+      " FROM users u WHERE u.id = ?1");
   if (!prepared.ok()) return prepared.status();
   Stmt s = db.stmt(prepared.value());
-  s.bind(1, user);
+  s.bind(1, user).bind(2, below);
   if (!s.step()) return s.status().ok() ? Status::NotFound("no user id") : s.status();
   Seq seq = s.int64(0);
   last_seq_.emplace(user, seq);
   return seq;
 }
 
-Result<Seq> SqliteWriter::nextSeq(SqliteDb& db, UserId user) {
-  auto last = lastSeq(db, user);
+Result<Seq> SqliteWriter::advance(SqliteDb& db, UserId user, Seq seq) {
+  auto last = lastSeqBefore(db, user, seq);
   if (!last.ok()) return last.status();
   undo_.emplace_back(user, last.value());
-  Seq next = last.value() + 1;
-  last_seq_[user] = next;
-  return next;
+  last_seq_[user] = seq;
+  return last.value();
 }
 
 Result<const std::vector<UserId>*> SqliteWriter::members(SqliteDb& db, GroupId group) {

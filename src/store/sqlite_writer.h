@@ -8,10 +8,10 @@
 // appends), so a batch can hold thousands of messages, not just one per blocking-pool thread.
 //
 // Being the only writer of the file, the thread also keeps two caches that
-// stay exact because every change goes through it: each user's last inbox
-// seq (read from the inbox once, then kept; nothing is written per user
-// besides the inbox row) and each group's member list (dropped whenever
-// membership changes).
+// stay exact because every change goes through it: each user's last seq (the
+// id of the newest message in its stream, read from the database once, then
+// kept; nothing is written per recipient) and each group's member list
+// (dropped whenever membership changes).
 //
 // Thread safety: submit() from any thread. Job::run and the cache methods
 // run on the writer thread only.
@@ -61,10 +61,10 @@ class SqliteWriter {
   void submit(JobPtr job);
 
   // --- writer thread only, for jobs ---------------------------------------
-  // The next seq of `user`'s inbox (NotFound for an unknown user). Undone if
-  // the job fails.
-  Result<Seq> nextSeq(SqliteDb& db, UserId user);
-  // The highest seq assigned to `user` so far, committed or in this batch.
+  // Gives `user` the message `seq` (its id) and returns the seq it had before
+  // (NotFound for an unknown user). Undone if the job fails.
+  Result<Seq> advance(SqliteDb& db, UserId user, Seq seq);
+  // The highest seq given to `user` so far, committed or in this batch.
   Result<Seq> lastSeq(SqliteDb& db, UserId user);
   // The members of `group` (sorted), from the cache or the database.
   Result<const std::vector<UserId>*> members(SqliteDb& db, GroupId group);
@@ -72,6 +72,8 @@ class SqliteWriter {
   void forgetMembers(GroupId group) { members_.erase(group); }
 
  private:
+  // lastSeq, not counting messages with ids >= `below` on a cache miss.
+  Result<Seq> lastSeqBefore(SqliteDb& db, UserId user, Seq below);
   void loop();
   void runBatch(std::vector<JobPtr>& batch);
   // The batch again, each job in its own SAVEPOINT (after a job failed).
@@ -91,7 +93,7 @@ class SqliteWriter {
 
   // Writer-thread state.
   std::unordered_map<UserId, Seq> last_seq_;
-  std::vector<std::pair<UserId, Seq>> undo_;  // seqs the current job took
+  std::vector<std::pair<UserId, Seq>> undo_;  // last seqs before the current job
   std::unordered_map<GroupId, std::vector<UserId>> members_;
   static constexpr size_t kMaxCachedUsers = 1 << 20;  // then the caches start over
 };

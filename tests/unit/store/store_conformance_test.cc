@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -38,6 +39,17 @@ class MariaDbEnvironment : public ::testing::Environment {
 };
 
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new MariaDbEnvironment);
+
+// Seqs given to one recipient, (seq, prev) sorted by seq: they strictly
+// increase and each names the one before it (the first names `start`).
+void expectChain(const std::vector<std::pair<Seq, Seq>>& seqs, Seq start) {
+  Seq before = start;
+  for (const auto& [seq, prev] : seqs) {
+    EXPECT_GT(seq, before);
+    EXPECT_EQ(prev, before) << "seq " << seq;
+    before = seq;
+  }
+}
 
 class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -188,13 +200,13 @@ TEST_P(StoreTest, FailingAppendsAmongQueuedOnesUndoOnlyThemselves) {
   std::mutex mu;
   std::condition_variable cv;
   int answered = 0;
-  std::vector<Seq> b_seqs;
+  std::vector<std::pair<Seq, Seq>> b_seqs;  // (seq, prev)
   std::vector<std::string> failures;
   auto record = [&](Result<Store::Appended> r) {
     std::lock_guard<std::mutex> lock(mu);
     if (r.ok()) {
       for (const InboxSlot& slot : r->slots) {
-        if (slot.user == b.id) b_seqs.push_back(slot.seq);
+        if (slot.user == b.id) b_seqs.emplace_back(slot.seq, slot.prev);
       }
     } else {
       failures.push_back(r.status().toString());
@@ -223,46 +235,49 @@ TEST_P(StoreTest, FailingAppendsAmongQueuedOnesUndoOnlyThemselves) {
   EXPECT_EQ(failures.size(), static_cast<size_t>(kCount / 2));
   ASSERT_EQ(b_seqs.size(), static_cast<size_t>(kCount / 2));
   std::sort(b_seqs.begin(), b_seqs.end());
-  for (size_t i = 0; i < b_seqs.size(); ++i) EXPECT_EQ(b_seqs[i], static_cast<Seq>(i + 1));
+  expectChain(b_seqs, 0);
   auto inbox = store_->inboxAfter(b.id, 0, 1000);
   ASSERT_TRUE(inbox.ok());
   ASSERT_EQ(inbox->size(), static_cast<size_t>(kCount / 2));
   for (size_t i = 0; i < inbox->size(); ++i) {
-    EXPECT_EQ((*inbox)[i].seq, static_cast<Seq>(i + 1));
+    EXPECT_EQ((*inbox)[i].seq, b_seqs[i].first) << "the inbox holds exactly the seqs given";
     EXPECT_NE((*inbox)[i].message.text, "refused");
     EXPECT_NE((*inbox)[i].message.text, "to nobody");
   }
   EXPECT_TRUE(store_->inboxAfter(outsider.id, 0, 10)->empty());
 }
 
-TEST_P(StoreTest, DirectMessagesGetGapFreeSeqsAndAckClamps) {
+TEST_P(StoreTest, DirectMessagesGetIncreasingSeqsAndAckClamps) {
   User a = user("a"), b = user("b");
   std::vector<MessageId> ids;
+  std::vector<std::pair<Seq, Seq>> seqs;
   for (int i = 1; i <= 5; ++i) {
     auto r = store_->appendDirect(a.id, b.id, "m" + std::to_string(i), 100 + i);
     ASSERT_TRUE(r.ok()) << r.status().toString();
     ASSERT_EQ(r->slots.size(), 1u);
     EXPECT_EQ(r->slots[0].user, b.id);
-    EXPECT_EQ(r->slots[0].seq, i);
+    seqs.emplace_back(r->slots[0].seq, r->slots[0].prev);
     ids.push_back(r->id);
   }
+  expectChain(seqs, 0);
   auto page = store_->inboxAfter(b.id, 0, 3);
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->size(), 3u);
-  EXPECT_EQ((*page)[0].seq, 1);
+  EXPECT_EQ((*page)[0].seq, seqs[0].first);
   EXPECT_EQ((*page)[0].message.id, ids[0]);
   EXPECT_EQ((*page)[0].message.from, n("a"));
   EXPECT_EQ((*page)[0].message.to, n("b"));
   EXPECT_EQ((*page)[0].message.text, "m1");
   EXPECT_EQ((*page)[0].message.ts, 101);
-  auto rest = store_->inboxAfter(b.id, 3, 10);
+  auto rest = store_->inboxAfter(b.id, (*page)[2].seq, 10);
   ASSERT_EQ(rest->size(), 2u);
-  EXPECT_EQ((*rest)[1].seq, 5);
+  EXPECT_EQ((*rest)[1].seq, seqs[4].first);
   EXPECT_EQ(store_->ackPoint(b.id).value(), 0);
-  EXPECT_EQ(store_->ack(b.id, 3).value(), 3);
-  EXPECT_EQ(store_->ack(b.id, 2).value(), 3) << "never backwards";
-  EXPECT_EQ(store_->ack(b.id, 100).value(), 5) << "never past the last assigned seq";
-  EXPECT_EQ(store_->ackPoint(b.id).value(), 5);
+  EXPECT_EQ(store_->ack(b.id, seqs[2].first).value(), seqs[2].first);
+  EXPECT_EQ(store_->ack(b.id, seqs[1].first).value(), seqs[2].first) << "never backwards";
+  EXPECT_EQ(store_->ack(b.id, seqs[4].first + 1000).value(), seqs[4].first)
+      << "never past the last assigned seq";
+  EXPECT_EQ(store_->ackPoint(b.id).value(), seqs[4].first);
   EXPECT_TRUE(store_->inboxAfter(a.id, 0, 10)->empty()) << "the sender's inbox is untouched";
 }
 
@@ -271,13 +286,20 @@ TEST_P(StoreTest, GroupMessageIsStoredOnceWithASlotPerOtherMember) {
   auto g = store_->createGroup(n("g"), "", a.id, 1);
   ASSERT_TRUE(store_->addMember(g->id, b.id, 1).ok());
   ASSERT_TRUE(store_->addMember(g->id, c.id, 1).ok());
-  ASSERT_TRUE(store_->appendDirect(a.id, c.id, "direct first", 1).ok());  // c's seq 1
+  auto first = store_->appendDirect(a.id, c.id, "direct first", 1);
+  ASSERT_TRUE(first.ok());
+  Seq c_first = first->slots.at(0).seq;
   auto r = store_->appendGroup(g->id, a.id, "hello group", 5);
   ASSERT_TRUE(r.ok()) << r.status().toString();
-  std::set<std::pair<UserId, Seq>> slots;
-  for (auto s : r->slots) slots.insert({s.user, s.seq});
-  EXPECT_EQ(slots, (std::set<std::pair<UserId, Seq>>{{b.id, 1}, {c.id, 2}}));
-  auto cb = store_->inboxAfter(c.id, 1, 10);
+  std::map<UserId, InboxSlot> slots;
+  for (auto s : r->slots) slots[s.user] = s;
+  ASSERT_EQ(slots.size(), 2u) << "b and c, not the sender";
+  EXPECT_EQ(slots[b.id].prev, 0) << "b's first message";
+  EXPECT_GT(slots[b.id].seq, 0);
+  EXPECT_EQ(slots[c.id].prev, c_first) << "c's direct message came before";
+  EXPECT_GT(slots[c.id].seq, c_first);
+  EXPECT_TRUE(store_->inboxAfter(a.id, 0, 10)->empty()) << "no echo to the sender";
+  auto cb = store_->inboxAfter(c.id, c_first, 10);
   ASSERT_EQ(cb->size(), 1u);
   EXPECT_EQ((*cb)[0].message.id, r->id);
   EXPECT_EQ((*cb)[0].message.group, n("g"));
@@ -305,7 +327,7 @@ TEST_P(StoreTest, ConcurrentAppendsToOneRecipientNeverSkipOrRepeatASeq) {
   auto all = store_->inboxAfter(target.id, 0, 1000);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), senders.size() * kPerThread);
-  for (size_t i = 0; i < all->size(); ++i) EXPECT_EQ((*all)[i].seq, static_cast<Seq>(i + 1));
+  for (size_t i = 1; i < all->size(); ++i) EXPECT_GT((*all)[i].seq, (*all)[i - 1].seq);
 }
 
 TEST_P(StoreTest, HistoryPagesNewestLast) {
@@ -382,10 +404,11 @@ INSTANTIATE_TEST_SUITE_P(AllStores, StoreTest, ::testing::Values("sqlite", "mysq
                          [](const auto& info) { return info.param; });
 
 // MySQL only: the database goes away and comes back.
-TEST(SqliteMigrationTest, Version2DatabaseKeepsItsSeqsAfterUpgrade) {
-  // A database written by schema version 2 (which kept each user's highest
-  // seq in users.last_seq) is upgraded in place; the next message to a user
-  // with an inbox continues its seqs without a gap or a repeat.
+TEST(SqliteMigrationTest, Version2DatabaseKeepsItsInboxAfterUpgrade) {
+  // A database written by schema version 2 (per-user gap-free seqs in an
+  // inbox row per recipient, users.last_seq) is upgraded in place to message
+  // ids as seqs: ack points move to the id they covered, unacked group
+  // messages stay owed, and new messages continue each user's stream.
   auto dir =
       std::filesystem::temp_directory_path() / ("parley-migrate-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
@@ -395,30 +418,57 @@ TEST(SqliteMigrationTest, Version2DatabaseKeepsItsSeqsAfterUpgrade) {
     ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
     std::string script = "CREATE TABLE schema_version (version INTEGER NOT NULL);";
     script += std::string(sqlite_schema::kMigrations[0]) + sqlite_schema::kMigrations[1];
+    // ann writes three direct messages to ben (ids 1-3), then two to their
+    // group with cat (ids 4-5). ben acked his seq 4 (message 4); cat nothing.
     script +=
         "INSERT INTO schema_version VALUES (1), (2);"
-        "INSERT INTO users(id, name, password_hash, last_seq, created_ms) VALUES"
-        "  (1, 'ann', 'h', 0, 1), (2, 'ben', 'h', 3, 1);"
-        "INSERT INTO messages(id, chat, sender_id, recipient_id, body, ts) VALUES"
-        "  (1, 'd:1:2', 1, 2, 'one', 1), (2, 'd:1:2', 1, 2, 'two', 2),"
-        "  (3, 'd:1:2', 1, 2, 'three', 3);"
-        "INSERT INTO inbox VALUES (2, 1, 1), (2, 2, 2), (2, 3, 3);";
+        "INSERT INTO users(id, name, password_hash, last_seq, ack_seq, created_ms) VALUES"
+        "  (1, 'ann', 'h', 0, 0, 1), (2, 'ben', 'h', 5, 4, 1), (3, 'cat', 'h', 2, 0, 1);"
+        "INSERT INTO chat_groups(id, name, created_ms) VALUES (1, 'g', 1);"
+        "INSERT INTO group_members VALUES (1, 1, 'owner', 1), (1, 2, 'member', 1),"
+        "  (1, 3, 'member', 1);"
+        "INSERT INTO messages(id, chat, sender_id, recipient_id, group_id, body, ts) VALUES"
+        "  (1, 'd:1:2', 1, 2, NULL, 'one', 1), (2, 'd:1:2', 1, 2, NULL, 'two', 2),"
+        "  (3, 'd:1:2', 1, 2, NULL, 'three', 3), (4, 'g:1', 1, NULL, 1, 'four', 4),"
+        "  (5, 'g:1', 1, NULL, 1, 'five', 5);"
+        "INSERT INTO inbox VALUES (2, 1, 1), (2, 2, 2), (2, 3, 3), (2, 4, 4), (2, 5, 5),"
+        "  (3, 1, 4), (3, 2, 5);";
     ASSERT_TRUE(db.execScript(script.c_str()).ok());
   }
-  auto store = openStore("sqlite:" + path);
-  ASSERT_TRUE(store.ok()) << store.status().toString();
-  auto r = (*store)->appendDirect(1, 2, "four", 4);
-  ASSERT_TRUE(r.ok()) << r.status().toString();
-  EXPECT_EQ(r->slots.at(0).seq, 4);
-  auto first = (*store)->appendDirect(2, 1, "first for ann", 5);
-  ASSERT_TRUE(first.ok()) << first.status().toString();
-  EXPECT_EQ(first->slots.at(0).seq, 1);
-  auto inbox = (*store)->inboxAfter(2, 2, 10);
-  ASSERT_TRUE(inbox.ok());
-  ASSERT_EQ(inbox->size(), 2u);
-  EXPECT_EQ((*inbox)[0].message.text, "three");
-  EXPECT_EQ((*inbox)[1].message.text, "four");
-  store->reset();
+  auto opened = openStore("sqlite:" + path);
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  Store& store = **opened;
+  EXPECT_EQ(store.ackPoint(2).value(), 4);
+  EXPECT_EQ(store.ackPoint(3).value(), 0);
+  auto texts = [&](UserId user, Seq after) {
+    std::vector<std::string> out;
+    auto page = store.inboxAfter(user, after, 10);
+    EXPECT_TRUE(page.ok());
+    if (!page.ok()) return out;
+    for (const Delivery& d : page.value()) {
+      EXPECT_EQ(d.seq, d.message.id);
+      out.push_back(d.message.text);
+    }
+    return out;
+  };
+  EXPECT_EQ(texts(2, 4), (std::vector<std::string>{"five"}));
+  EXPECT_EQ(texts(3, 0), (std::vector<std::string>{"four", "five"}));
+  EXPECT_TRUE(texts(1, 0).empty()) << "the sender is not owed its own group messages";
+
+  auto six = store.appendGroup(1, 1, "six", 6);
+  ASSERT_TRUE(six.ok()) << six.status().toString();
+  ASSERT_EQ(six->slots.size(), 2u);
+  for (const InboxSlot& slot : six->slots) {
+    EXPECT_EQ(slot.seq, 6);
+    EXPECT_EQ(slot.prev, 5) << "user " << slot.user;
+  }
+  auto seven = store.appendDirect(2, 1, "seven", 7);
+  ASSERT_TRUE(seven.ok());
+  EXPECT_EQ(seven->slots.at(0).prev, 0) << "ann's first message";
+  EXPECT_EQ(texts(2, 4), (std::vector<std::string>{"five", "six"}));
+  EXPECT_EQ(texts(3, 5), (std::vector<std::string>{"six"}));
+  EXPECT_EQ(store.ack(3, 100).value(), 6) << "clamped to cat's newest";
+  opened->reset();
   std::filesystem::remove_all(dir);
 }
 

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,9 +35,10 @@ struct Envelope {
 
 class Bus {
  public:
-  // Called for every envelope addressed to a user with a session on this
-  // node, on a bus thread or the publishing thread. Must not block.
-  using DeliverFn = std::function<void(const Envelope&)>;
+  // Called with envelopes addressed to users with a session on this node
+  // (one, or the batch given to publishAll), on a bus thread or the
+  // publishing thread. Must not block.
+  using DeliverFn = std::function<void(std::span<const Envelope>)>;
   // Called when a user went offline without saying goodbye (its node died),
   // on a bus thread. May be called more than once for one user.
   using PresenceLostFn = std::function<void(UserId)>;
@@ -54,6 +56,11 @@ class Bus {
 
   // Routes to every session of `envelope.to`, on any node. Fire and forget.
   virtual void publish(Envelope envelope) = 0;
+  // publish() of each, in order; a bus may hand them on together (a group
+  // message's fan-out: one post per event loop instead of one per member).
+  virtual void publishAll(std::vector<Envelope> envelopes) {
+    for (Envelope& e : envelopes) publish(std::move(e));
+  }
 
   // A session of `user` logged in on this node. Returns true when this made
   // the user online cluster-wide (it had no session anywhere before).

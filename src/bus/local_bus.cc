@@ -17,7 +17,14 @@ void LocalBus::publish(Envelope envelope) {
   // it inline is as cheap as queueing and keeps the publisher's order.
   if (!deliver_) return;
   auto started = std::chrono::steady_clock::now();
-  deliver_(envelope);
+  deliver_(std::span<const Envelope>(&envelope, 1));
+  if (metrics_) metrics_->bus_publish_lag.observe(std::chrono::steady_clock::now() - started);
+}
+
+void LocalBus::publishAll(std::vector<Envelope> envelopes) {
+  if (!deliver_ || envelopes.empty()) return;
+  auto started = std::chrono::steady_clock::now();
+  deliver_(envelopes);
   if (metrics_) metrics_->bus_publish_lag.observe(std::chrono::steady_clock::now() - started);
 }
 

@@ -14,6 +14,7 @@ namespace parley {
 class LocalBus final : public Bus {
  public:
   void start(DeliverFn deliver, PresenceLostFn presence_lost) override;
+  void publishAll(std::vector<Envelope> envelopes) override;
   void stop() override;
   void publish(Envelope envelope) override;
   Result<bool> attach(UserId user) override;

@@ -228,7 +228,7 @@ void RedisBus::deliverLocally(const Envelope& envelope) {
     std::lock_guard<std::mutex> lock(users_mu_);
     here = local_users_.count(envelope.to) > 0;
   }
-  if (here && deliver_) deliver_(envelope);
+  if (here && deliver_) deliver_(std::span<const Envelope>(&envelope, 1));
 }
 
 void RedisBus::publish(Envelope envelope) {

@@ -91,6 +91,7 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   void setCloseCallback(std::function<void()> fn) { on_closed_ = std::move(fn); }
   // Runs `fn` on this connection's loop. Any thread.
   void post(std::function<void()> fn) override;
+  const void* loopKey() const override { return &loop_.context(); }
   // Flushes what is queued (bounded by a short grace period), then closes.
   // Idempotent. Any thread.
   void close() override;

@@ -25,6 +25,8 @@ class Transport {
   virtual void send(std::string frame) = 0;
   // Runs `fn` on the transport's loop.
   virtual void post(std::function<void()> fn) = 0;
+  // Identifies that loop: transports with the same key share its thread.
+  virtual const void* loopKey() const = 0;
   // Flushes what is queued (bounded by a short grace period), then closes.
   // Idempotent.
   virtual void close() = 0;

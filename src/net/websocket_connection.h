@@ -51,6 +51,7 @@ class WebSocketConnection : public Transport,
 
   void send(std::string frame) override;
   void post(std::function<void()> fn) override;
+  const void* loopKey() const override { return &loop_.context(); }
   void close() override;
   void pauseReading() override;
   void resumeReading() override;

@@ -11,14 +11,18 @@ namespace parley::server {
 
 class ConnectionSink final : public SessionSink {
  public:
-  explicit ConnectionSink(const net::TransportPtr& connection) : connection_(connection) {}
+  explicit ConnectionSink(const net::TransportPtr& connection)
+      : connection_(connection), loop_key_(connection->loopKey()) {}
 
   void send(std::string line) override {
     if (auto c = connection_.lock()) c->send(std::move(line));
   }
-  void post(std::function<void()> fn) override {
-    if (auto c = connection_.lock()) c->post(std::move(fn));
+  bool post(std::function<void()> fn) override {
+    auto c = connection_.lock();
+    if (c) c->post(std::move(fn));
+    return c != nullptr;
   }
+  const void* loopKey() const override { return loop_key_; }
   void close() override {
     if (auto c = connection_.lock()) c->close();
   }
@@ -36,6 +40,7 @@ class ConnectionSink final : public SessionSink {
 
  private:
   std::weak_ptr<net::Transport> connection_;
+  const void* loop_key_;  // the transport's event loop, fixed for its life
 };
 
 }  // namespace parley::server

@@ -17,6 +17,28 @@ using protocol::MemberView;
 using protocol::MessageRef;
 using protocol::Reply;
 
+namespace {
+
+// One envelope per recipient. Recipients given the same seq (every member,
+// when the store's seqs are message ids) share one serialization.
+std::vector<Envelope> envelopesFor(const std::vector<InboxSlot>& slots,
+                                   const protocol::MessageEventTemplate& event) {
+  std::vector<Envelope> out;
+  out.reserve(slots.size());
+  Seq line_seq = -1;
+  std::string line;
+  for (const InboxSlot& slot : slots) {
+    if (slot.seq != line_seq) {
+      line = event.withSeq(slot.seq);
+      line_seq = slot.seq;
+    }
+    out.push_back(Envelope{slot.user, slot.seq, slot.prev, line});
+  }
+  return out;
+}
+
+}  // namespace
+
 #define PARLEY_TRY(var, expr) \
   auto var = (expr);          \
   if (!var.ok()) return logged(#expr, var.status())
@@ -36,11 +58,11 @@ ChatService::ChatService(Store& store, Bus& bus, BlockingPool& pool, ServiceOpti
 
 void ChatService::start() {
   bus_.start(
-      [this](const Envelope& envelope) {
+      [this](std::span<const Envelope> envelopes) {
         if (options_.metrics) {
-          options_.metrics->bus_deliveries.fetch_add(1, std::memory_order_relaxed);
+          options_.metrics->bus_deliveries.fetch_add(envelopes.size(), std::memory_order_relaxed);
         }
-        registry_.deliver(envelope);
+        registry_.deliver(envelopes);
       },
       [this](UserId user) {
         // A node died with this user on it. Tell the friends, off the
@@ -285,9 +307,7 @@ Result<Reply> ChatService::groupSend(const User& me, const std::string& name,
     options_.metrics->group_messages++;
   }
   protocol::MessageEventTemplate event(Message{appended->id, me.name, "", group->name, text, ts});
-  for (const InboxSlot& slot : appended->slots) {
-    bus_.publish(Envelope{slot.user, slot.seq, slot.prev, event.withSeq(slot.seq)});
-  }
+  bus_.publishAll(envelopesFor(appended->slots, event));
   Reply reply;
   reply.message = MessageRef{appended->id, ts};
   return reply;
@@ -406,9 +426,7 @@ void ChatService::storeGroup(const User& me, const Group& group, std::string tex
     }
     // Serialized once; each member's line differs only by its seq.
     protocol::MessageEventTemplate event(Message{appended->id, from, "", group_name, text, ts});
-    for (const InboxSlot& slot : appended->slots) {
-      bus_.publish(Envelope{slot.user, slot.seq, slot.prev, event.withSeq(slot.seq)});
-    }
+    bus_.publishAll(envelopesFor(appended->slots, event));
     Reply reply;
     reply.message = MessageRef{appended->id, ts};
     done(std::move(reply));

@@ -27,21 +27,43 @@ void SessionRegistry::remove(UserId user, const Session* session) {
   if (list.empty()) shard.sessions.erase(it);
 }
 
-void SessionRegistry::deliver(const Envelope& envelope) {
-  std::vector<std::shared_ptr<Session>> targets;
-  {
-    Shard& shard = shardOf(envelope.to);
+void SessionRegistry::deliver(std::span<const Envelope> envelopes) {
+  // The batch is copied once and shared by the loops' handlers.
+  auto batch = std::make_shared<const std::vector<Envelope>>(envelopes.begin(), envelopes.end());
+  struct Target {
+    std::shared_ptr<Session> session;
+    uint32_t envelope;  // index into *batch
+  };
+  // One bucket per loop; a server has a handful of loops, so a vector
+  // searched linearly beats a map. Sinks without a loop key get their own.
+  std::vector<std::pair<const void*, std::vector<Target>>> buckets;
+  for (uint32_t i = 0; i < batch->size(); ++i) {
+    UserId to = (*batch)[i].to;
+    Shard& shard = shardOf(to);
     std::lock_guard<std::mutex> lock(shard.mu);
-    auto it = shard.sessions.find(envelope.to);
-    if (it == shard.sessions.end()) return;
+    auto it = shard.sessions.find(to);
+    if (it == shard.sessions.end()) continue;
     for (auto& w : it->second) {
-      if (auto s = w.lock()) targets.push_back(std::move(s));
+      auto s = w.lock();
+      if (!s) continue;
+      const void* key = s->sink().loopKey();
+      auto bucket = std::find_if(buckets.begin(), buckets.end(),
+                                 [key](const auto& b) { return key && b.first == key; });
+      if (bucket == buckets.end()) bucket = buckets.insert(buckets.end(), {key, {}});
+      bucket->second.push_back(Target{std::move(s), i});
     }
   }
-  // Post outside the lock: posting may allocate, and the session's loop
-  // does the rest (ordering, dedup, writing).
-  for (auto& s : targets) {
-    s->sink().post([s, envelope] { s->onEnvelope(envelope); });
+  // Post outside the locks: posting may allocate, and the loop does the
+  // rest (ordering, dedup, writing). A sink whose connection is already gone
+  // refuses the post; another session of the same loop carries the bucket.
+  for (auto& [key, targets] : buckets) {
+    auto shared = std::make_shared<std::vector<Target>>(std::move(targets));
+    auto run = [batch, shared] {
+      for (const Target& t : *shared) t.session->onEnvelope((*batch)[t.envelope]);
+    };
+    for (const Target& t : *shared) {
+      if (t.session->sink().post(run)) break;
+    }
   }
 }
 

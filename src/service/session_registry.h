@@ -9,6 +9,7 @@
 #include <array>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -23,8 +24,11 @@ class SessionRegistry {
  public:
   void add(UserId user, const std::shared_ptr<Session>& session);
   void remove(UserId user, const Session* session);
-  // Posts the envelope to every local session of envelope.to.
-  void deliver(const Envelope& envelope);
+  // Hands each envelope to every local session of envelope.to, on that
+  // session's loop: one post per event loop for the whole batch (a group
+  // message reaches a thousand members with two posts on two loops, not a
+  // thousand), each session's envelopes in the given order.
+  void deliver(std::span<const Envelope> envelopes);
   // Every live session (for the shutdown notice).
   std::vector<std::shared_ptr<Session>> all();
   size_t sessionCount();

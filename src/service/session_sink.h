@@ -18,8 +18,13 @@ class SessionSink {
   virtual ~SessionSink() = default;
   // Queues one line (a serialized response or event) for the client.
   virtual void send(std::string line) = 0;
-  // Runs `fn` on the session's loop thread; dropped if the connection is gone.
-  virtual void post(std::function<void()> fn) = 0;
+  // Runs `fn` on the session's loop thread. False (and `fn` dropped) if the
+  // connection is gone.
+  virtual bool post(std::function<void()> fn) = 0;
+  // Sinks with the same non-null key run on the same loop thread, so work
+  // for many sessions can be posted there once (SessionRegistry::deliver).
+  // nullptr: unknown, post to this sink alone.
+  virtual const void* loopKey() const { return nullptr; }
   // Flushes what is queued, then closes the connection.
   virtual void close() = 0;
   // Bytes queued for the client and not yet written.

@@ -40,7 +40,10 @@ class RecordingSink : public SessionSink {
     lines_.push_back(std::move(line));
     cv_.notify_all();
   }
-  void post(std::function<void()> fn) override { boost::asio::post(loop_, std::move(fn)); }
+  bool post(std::function<void()> fn) override {
+    boost::asio::post(loop_, std::move(fn));
+    return true;
+  }
   void close() override { closed_ = true; }
   size_t queuedBytes() const override { return 0; }
   void whenDrained(std::function<void()> fn) override { post(std::move(fn)); }

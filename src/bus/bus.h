@@ -26,11 +26,19 @@ namespace parley {
 // One event for one user. `seq` is non-zero for inbox messages (the session
 // uses it to keep order and drop duplicates) and zero for everything else
 // (presence, friend_added).
+// The serialized event, without the trailing newline. Immutable and shared:
+// the members of a group given the same seq get the same bytes, and handing
+// an envelope on copies a pointer, not the line.
+using SharedLine = std::shared_ptr<const std::string>;
+inline SharedLine makeLine(std::string line) {
+  return std::make_shared<const std::string>(std::move(line));
+}
+
 struct Envelope {
   UserId to = 0;
   Seq seq = 0;
-  Seq prev = 0;      // the recipient's seq before this one (InboxSlot::prev)
-  std::string line;  // the serialized event, without the trailing newline
+  Seq prev = 0;  // the recipient's seq before this one (InboxSlot::prev)
+  SharedLine line;
 };
 
 class Bus {

@@ -46,7 +46,7 @@ return redis.call('ZCARD', KEYS[1])
 // versions can share a bus during a rolling upgrade.
 std::string encode(const std::string& origin, const Envelope& e) {
   return origin + "\n" + std::to_string(e.to) + "\n" + std::to_string(e.seq) + ":" +
-         std::to_string(e.prev) + "\n" + e.line;
+         std::to_string(e.prev) + "\n" + *e.line;
 }
 
 bool decode(const char* data, size_t len, std::string* origin, Envelope* e) {
@@ -66,7 +66,7 @@ bool decode(const char* data, size_t len, std::string* origin, Envelope* e) {
   } catch (const std::exception&) {
     return false;
   }
-  e->line = s.substr(c + 1);
+  e->line = makeLine(s.substr(c + 1));
   return true;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "net/idle_sweeper.h"
+#include "net/write_flusher.h"
 
 namespace parley::net {
 namespace asio = boost::asio;
@@ -36,7 +37,8 @@ Connection::Connection(ByteStreamPtr stream, const ConnectionOptions& options)
                   ? std::min(options.max_line_bytes_before_auth, options.max_line_bytes)
                   : options.max_line_bytes),
       last_activity_(std::chrono::steady_clock::now()),
-      handshake_deadline_(last_activity_ + options.handshake_timeout) {
+      handshake_deadline_(last_activity_ + options.handshake_timeout),
+      flusher_(&asio::use_service<WriteFlusher>(loop_.context())) {
   error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   peer_address_ = ec ? "" : ep.address().to_string();
@@ -209,6 +211,16 @@ void Connection::sendInLoop(std::string line) {
     closeInLoop(/*flush_first=*/false);
     return;
   }
+  // The write waits for the end of the loop's current pass (WriteFlusher),
+  // so every line queued for this peer meanwhile goes in the same write().
+  if (!write_in_flight_ && !flush_scheduled_) {
+    flush_scheduled_ = true;
+    flusher_->schedule(shared_from_this());
+  }
+}
+
+void Connection::flushNow() {
+  flush_scheduled_ = false;
   if (!write_in_flight_) startWrite();
 }
 

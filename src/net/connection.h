@@ -31,6 +31,7 @@ namespace parley::net {
 
 class Connection;
 class IdleSweeper;
+class WriteFlusher;
 using ConnectionPtr = std::shared_ptr<Connection>;
 
 // Implemented by the layer above. Every callback runs on the connection's loop.
@@ -124,6 +125,9 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   // deadline or idle timeout.
   void checkDeadlines(std::chrono::steady_clock::time_point now);
   friend class IdleSweeper;
+  // Called by this loop's WriteFlusher: starts the write of what is queued.
+  void flushNow();
+  friend class WriteFlusher;
   void closeInLoop(bool flush_first);
   void finishClose();
 
@@ -151,6 +155,7 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   std::string writing_;
   size_t queued_bytes_ = 0;       // output_ + writing_
   bool write_in_flight_ = false;  // a write of writing_ is pending
+  bool flush_scheduled_ = false;  // registered with flusher_ for this pass
   std::function<void()> on_drained_;
   std::function<void()> on_closed_;
 
@@ -160,6 +165,7 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   ConnectionPtr self_;  // set while open: nothing else may hold an idle, paused connection
   // This loop's sweeper and its intrusive list of open connections.
   IdleSweeper* sweeper_ = nullptr;
+  WriteFlusher* flusher_;  // this loop's
   Connection* idle_prev_ = nullptr;
   Connection* idle_next_ = nullptr;
   enum class State { kOpen, kClosing, kClosed } state_ = State::kOpen;

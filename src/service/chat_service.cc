@@ -26,10 +26,10 @@ std::vector<Envelope> envelopesFor(const std::vector<InboxSlot>& slots,
   std::vector<Envelope> out;
   out.reserve(slots.size());
   Seq line_seq = -1;
-  std::string line;
+  SharedLine line;
   for (const InboxSlot& slot : slots) {
     if (slot.seq != line_seq) {
-      line = event.withSeq(slot.seq);
+      line = makeLine(event.withSeq(slot.seq));
       line_seq = slot.seq;
     }
     out.push_back(Envelope{slot.user, slot.seq, slot.prev, line});
@@ -193,7 +193,7 @@ void ChatService::notifyFriends(const User& me, bool online) {
     (void)logged("listFriends for presence", friends.status());
     return;
   }
-  std::string line = protocol::presenceEvent(me.name, online);
+  SharedLine line = makeLine(protocol::presenceEvent(me.name, online));
   for (const User& f : friends.value()) bus_.publish(Envelope{f.id, 0, 0, line});
 }
 
@@ -239,7 +239,8 @@ Result<Reply> ChatService::addFriend(const User& me, const std::string& name) {
   Reply reply;
   reply.friend_ = FriendView{other.value(), online.ok() && online.value()[0]};
   // The other side learns of it at once; we are online, we just asked.
-  bus_.publish(Envelope{other->id, 0, 0, protocol::friendAddedEvent(FriendView{me, true})});
+  bus_.publish(
+      Envelope{other->id, 0, 0, makeLine(protocol::friendAddedEvent(FriendView{me, true}))});
   return reply;
 }
 
@@ -273,7 +274,7 @@ Result<Reply> ChatService::send(const User& me, const std::string& to, const std
   // Durable now; the bus is only the fast path to an online recipient.
   protocol::MessageEventTemplate event(Message{appended->id, me.name, other->name, "", text, ts});
   for (const InboxSlot& slot : appended->slots) {
-    bus_.publish(Envelope{slot.user, slot.seq, slot.prev, event.withSeq(slot.seq)});
+    bus_.publish(Envelope{slot.user, slot.seq, slot.prev, makeLine(event.withSeq(slot.seq))});
   }
   Reply reply;
   reply.message = MessageRef{appended->id, ts};
@@ -368,7 +369,7 @@ void ChatService::storeDirect(const User& me, const User& to, std::string text, 
     // Durable now; the bus is only the fast path to an online recipient.
     protocol::MessageEventTemplate event(Message{appended->id, from, to_name, "", text, ts});
     for (const InboxSlot& slot : appended->slots) {
-      bus_.publish(Envelope{slot.user, slot.seq, slot.prev, event.withSeq(slot.seq)});
+      bus_.publish(Envelope{slot.user, slot.seq, slot.prev, makeLine(event.withSeq(slot.seq))});
     }
     Reply reply;
     reply.message = MessageRef{appended->id, ts};

@@ -206,7 +206,7 @@ void Session::closed() {
 void Session::onEnvelope(const Envelope& envelope) {
   if (!user_ || envelope.to != user_->id) return;
   if (envelope.seq == 0) {  // presence, friend_added: no ordering to keep
-    sink_->send(envelope.line);
+    sink_->send(*envelope.line);
     return;
   }
   if (envelope.seq <= delivered_) return;  // already sent (replay got it first)
@@ -215,7 +215,7 @@ void Session::onEnvelope(const Envelope& envelope) {
   // names its predecessor.
   if (envelope.prev == delivered_ && !fetching_) {
     countDelivery(/*replay=*/false);
-    sink_->send(envelope.line);
+    sink_->send(*envelope.line);
     delivered_ = envelope.seq;
     flushParked();
     return;
@@ -242,7 +242,7 @@ void Session::flushParked() {
       parked_.erase(it);
     } else if (it->second.prev == delivered_) {
       countDelivery(/*replay=*/false);
-      sink_->send(std::move(it->second.line));
+      sink_->send(*it->second.line);
       delivered_ = it->first;
       parked_.erase(it);
     } else {

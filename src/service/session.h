@@ -77,7 +77,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // it; bounded (a long gap is read from the store instead).
   struct Parked {
     Seq prev;
-    std::string line;
+    SharedLine line;
   };
   std::map<Seq, Parked> parked_;
   static constexpr size_t kMaxParked = 512;

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "store/sqlite_checkpointer.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_writer.h"
 #include "store/store.h"
@@ -88,6 +89,7 @@ class SqliteStore final : public Store {
   std::string path_;
   std::unique_ptr<SqliteDb> writer_db_;   // used only by the writer thread
   std::unique_ptr<SqliteWriter> writer_;  // declared after writer_db_: stops first
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;
 
   std::mutex read_mu_;
   std::condition_variable read_cv_;

@@ -28,6 +28,10 @@ void SessionRegistry::remove(UserId user, const Session* session) {
 }
 
 void SessionRegistry::deliver(std::span<const Envelope> envelopes) {
+  if (envelopes.size() == 1) {
+    deliverOne(envelopes.front());
+    return;
+  }
   // The batch is copied once and shared by the loops' handlers.
   auto batch = std::make_shared<const std::vector<Envelope>>(envelopes.begin(), envelopes.end());
   struct Target {
@@ -65,6 +69,32 @@ void SessionRegistry::deliver(std::span<const Envelope> envelopes) {
       if (t.session->sink().post(run)) break;
     }
   }
+}
+
+void SessionRegistry::deliverOne(const Envelope& envelope) {
+  // The common case (a 1:1 message, presence): no batch bookkeeping, one
+  // post per session of the recipient, as few allocations as possible on
+  // the publishing thread (the store's writer thread, for messages).
+  std::shared_ptr<Session> first;
+  std::vector<std::shared_ptr<Session>> more;
+  {
+    Shard& shard = shardOf(envelope.to);
+    std::lock_guard<std::mutex> lock(shard.mu);
+    auto it = shard.sessions.find(envelope.to);
+    if (it == shard.sessions.end()) return;
+    for (auto& w : it->second) {
+      auto s = w.lock();
+      if (!s) continue;
+      if (!first) {
+        first = std::move(s);
+      } else {
+        more.push_back(std::move(s));
+      }
+    }
+  }
+  if (!first) return;
+  first->sink().post([s = first, envelope] { s->onEnvelope(envelope); });
+  for (auto& s : more) s->sink().post([s, envelope] { s->onEnvelope(envelope); });
 }
 
 std::vector<std::shared_ptr<Session>> SessionRegistry::all() {

@@ -40,6 +40,7 @@ class SessionRegistry {
     std::mutex mu;
     std::unordered_map<UserId, std::vector<std::weak_ptr<Session>>> sessions;  // guarded by mu
   };
+  void deliverOne(const Envelope& envelope);
   Shard& shardOf(UserId user) { return shards_[static_cast<size_t>(user) % kShards]; }
   std::array<Shard, kShards> shards_;
 };

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "net/idle_sweeper.h"
+#include "net/post_batch.h"
 #include "net/write_flusher.h"
 
 namespace parley::net {
@@ -83,7 +84,7 @@ void Connection::start(std::unique_ptr<LineHandler> handler) {
 }
 
 void Connection::post(std::function<void()> fn) {
-  asio::post(socket_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] { fn(); });
+  PostBatch::post(loop_.context(), shared_from_this(), std::move(fn));
 }
 
 void Connection::send(std::string line) {

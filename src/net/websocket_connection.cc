@@ -6,6 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "net/post_batch.h"
+
 namespace parley::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -78,7 +80,7 @@ void WebSocketConnection::start(UpgradeRequest request, std::unique_ptr<LineHand
 }
 
 void WebSocketConnection::post(std::function<void()> fn) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] { fn(); });
+  PostBatch::post(loop_.context(), shared_from_this(), std::move(fn));
 }
 
 void WebSocketConnection::send(std::string frame) {

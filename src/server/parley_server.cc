@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "net/post_batch.h"
 #include "net/tls_stream.h"
 #include "protocol/reply.h"
 #include "server/client_channel.h"
@@ -41,6 +42,11 @@ Status ParleyServer::start() {
   auto store = openStore(config_.storeUrl());
   if (!store.ok()) return Status(store.status().code(), "store: " + store.status().message());
   store_ = std::move(store).value();
+  // A commit's replies and events reach each event loop as one handler.
+  store_->setCompletionScope([](const std::function<void()>& run_all) {
+    net::PostBatch batch;
+    run_all();
+  });
   auto bus = openBus(config_.bus, config_.node_id, int64_t{config_.presence_ttl} * 1000);
   if (!bus.ok()) return Status(bus.status().code(), "bus: " + bus.status().message());
   bus_ = std::move(bus).value();

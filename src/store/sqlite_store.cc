@@ -133,6 +133,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
 
 SqliteStore::~SqliteStore() = default;
 
+void SqliteStore::setCompletionScope(CompletionScope scope) {
+  writer_->setCompletionScope(std::move(scope));
+}
+
 // --- the two access paths ------------------------------------------------------
 
 Status SqliteStore::write(WriteFn fn) {

@@ -55,6 +55,7 @@ class SqliteStore final : public Store {
   Result<Appended> appendGroup(GroupId group, UserId from, const std::string& text,
                                TimestampMs ts) override;
   bool queuesAppends() const override { return true; }
+  void setCompletionScope(CompletionScope scope) override;
   void appendDirectAsync(UserId from, UserId to, std::string text, TimestampMs ts,
                          AppendDone done) override;
   void appendGroupAsync(GroupId group, UserId from, std::string text, TimestampMs ts,

@@ -94,9 +94,21 @@ void SqliteWriter::runBatch(std::vector<JobPtr>& batch) {
   }
   // Durable (or failed as a whole) now: only at this point may anyone learn
   // that a message is stored.
-  for (size_t i = 0; i < batch.size(); ++i) {
-    batch[i]->finish(outcome.ok() ? results[i] : outcome);
+  auto finish_all = [&] {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i]->finish(outcome.ok() ? results[i] : outcome);
+    }
+  };
+  if (completion_scope_) {
+    completion_scope_(finish_all);
+  } else {
+    finish_all();
   }
+}
+
+void SqliteWriter::setCompletionScope(std::function<void(const std::function<void()>&)> scope) {
+  std::lock_guard<std::mutex> lock(mu_);
+  completion_scope_ = std::move(scope);
 }
 
 Status SqliteWriter::runWithSavepoints(std::vector<JobPtr>& batch, std::vector<Status>& results) {

@@ -19,6 +19,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -56,6 +57,9 @@ class SqliteWriter {
   // Runs what is queued, then joins the thread.
   ~SqliteWriter();
 
+  // Wraps the run of each batch's finish() calls (Store::setCompletionScope).
+  void setCompletionScope(std::function<void(const std::function<void()>&)> scope);
+
   // Queues `job`. When the queue is full or the writer is stopping the job
   // is finished at once with Unavailable (on the caller's thread).
   void submit(JobPtr job);
@@ -89,6 +93,8 @@ class SqliteWriter {
   std::condition_variable cv_;
   std::vector<JobPtr> queue_;  // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
+  // Set under mu_; read by the writer thread after it took a batch under mu_.
+  std::function<void(const std::function<void()>&)> completion_scope_;
   std::thread thread_;
 
   // Writer-thread state.

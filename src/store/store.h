@@ -96,6 +96,14 @@ class Store {
     done(appendGroup(group, from, text, ts));
   }
 
+  // A commit's completions (the `done` of every append it held, the waiters
+  // of its writes) run inside `scope`, on the store's thread: it is called
+  // with a function that runs them all. The server opens an event-loop post
+  // batch there, so a commit wakes each loop once. Default: run them
+  // plainly. Set before the store is used.
+  using CompletionScope = std::function<void(const std::function<void()>& run_all)>;
+  virtual void setCompletionScope(CompletionScope scope) { (void)scope; }
+
   // The user's inbox entries with seq > after_seq, oldest first, at most
   // `limit` of them.
   virtual Result<std::vector<Delivery>> inboxAfter(UserId user, Seq after_seq, int limit) = 0;

@@ -150,6 +150,52 @@ TEST_F(ChatServiceTest, LiveAndReplayInterleaveWithoutGapsOrDuplicates) {
   for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], static_cast<int64_t>(i + 1));
 }
 
+TEST_F(ChatServiceTest, SeqsThatJumpStillArriveLiveInOrderOnce) {
+  // On the embedded store a seq is the message id, so bob's seqs jump over
+  // the messages alice writes to carol. Each event names the seq before it
+  // (prev), so the jumps are not mistaken for gaps, and a relogin after an
+  // ack by such a seq replays exactly the rest.
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  Client carol = loggedIn("carol");
+  befriend(alice, "bob");
+  befriend(alice, "carol");
+  for (int i = 0; i < 10; ++i) {
+    ok(alice, R"({"op":"send","to":"bob","text":"b)" + std::to_string(i) + R"("})");
+    ok(alice, R"({"op":"send","to":"carol","text":"c"})");
+  }
+  std::vector<int64_t> seqs;
+  while (auto e = bob.sink->nextEvent(std::chrono::seconds(2))) {
+    if ((*e)["event"] != "message") continue;
+    EXPECT_EQ((*e)["text"], "b" + std::to_string(seqs.size()));
+    seqs.push_back((*e)["seq"]);
+    if (seqs.size() == 10) break;
+  }
+  ASSERT_EQ(seqs.size(), 10u);
+  for (size_t i = 1; i < seqs.size(); ++i) EXPECT_GT(seqs[i], seqs[i - 1]);
+  EXPECT_GT(seqs.back() - seqs.front(), 9) << "the seqs jump over carol's messages";
+  int carols = 0;
+  while (carols < 10) {
+    auto e = carol.sink->nextEvent(std::chrono::seconds(2));
+    ASSERT_TRUE(e);
+    if ((*e)["event"] == "message") carols++;
+  }
+  EXPECT_EQ(metrics_.messages_out_replay.load(), 0u) << "no jump was taken for a gap";
+  EXPECT_EQ(metrics_.messages_out_live.load(), 20u);
+  while (auto e = bob.sink->nextEvent(std::chrono::milliseconds(300))) {
+    EXPECT_NE((*e)["event"], "message") << "nothing twice: " << e->dump();
+  }
+  ok(bob, R"({"op":"ack","up_to":)" + std::to_string(seqs[6]) + "}");
+  closeClient(bob);
+  Client bob2 = newClient();
+  ok(bob2, R"({"op":"login","name":"bob","password":"password1"})");
+  std::vector<int64_t> replayed;
+  while (auto e = bob2.sink->nextEvent(std::chrono::milliseconds(500))) {
+    if ((*e)["event"] == "message") replayed.push_back((*e)["seq"]);
+  }
+  EXPECT_EQ(replayed, (std::vector<int64_t>{seqs[7], seqs[8], seqs[9]}));
+}
+
 TEST_F(ChatServiceTest, TwoDevicesBothReceive) {
   Client alice = loggedIn("alice");
   Client bob1 = loggedIn("bob");

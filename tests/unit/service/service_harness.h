@@ -92,7 +92,8 @@ class ServiceHarness : public ::testing::Test {
     store_ = std::move(store).value();
     ServiceOptions options;
     options.hash_cost = HashCost::kMinimum;
-    options.replay_page = 16;  // small pages exercise the paging logic
+    options.replay_page = 16;     // small pages exercise the paging logic
+    options.metrics = &metrics_;  // tests read how events were delivered
     service_ = std::make_unique<ChatService>(*store_, bus_, pool_, options);
     service_->start();
     loop_thread_ = std::thread([this] { loop_.run(); });
@@ -176,6 +177,7 @@ class ServiceHarness : public ::testing::Test {
   static inline int counter_ = 0;
   std::filesystem::path dir_;
   StorePtr store_;
+  Metrics metrics_;
   LocalBus bus_;
   BlockingPool pool_{"test-pool", 4, 10000};
   std::unique_ptr<ChatService> service_;

@@ -308,6 +308,101 @@ TEST_P(StoreTest, GroupMessageIsStoredOnceWithASlotPerOtherMember) {
   ASSERT_EQ(history->size(), 1u) << "one stored copy, not one per member";
 }
 
+TEST_P(StoreTest, AMembersStreamHoldsWhatWasSaidWhileItWasAMember) {
+  // b hears the group only while a member: nothing from before joining,
+  // what was said while a member stays owed after leaving (until acked),
+  // nothing between leaving and joining again, everything after.
+  User a = user("a"), b = user("b");
+  auto g = store_->createGroup(n("g"), "", a.id, 1);
+  ASSERT_TRUE(g.ok());
+  auto say = [&](const std::string& text) {
+    auto r = store_->appendGroup(g->id, a.id, text, 1);
+    EXPECT_TRUE(r.ok()) << r.status().toString();
+    return r.ok() ? r.value() : Store::Appended{};
+  };
+  auto texts = [&](Seq after) {
+    std::vector<std::string> out;
+    auto page = store_->inboxAfter(b.id, after, 100);
+    EXPECT_TRUE(page.ok());
+    if (!page.ok()) return out;
+    for (size_t i = 0; i < page->size(); ++i) {
+      if (i > 0) {
+        EXPECT_GT((*page)[i].seq, (*page)[i - 1].seq);
+      }
+      out.push_back((*page)[i].message.text);
+    }
+    return out;
+  };
+  EXPECT_TRUE(say("before b").slots.empty()) << "the sender hears nothing of its own";
+  ASSERT_TRUE(store_->addMember(g->id, b.id, 2).ok());
+  auto first = say("while b is in");
+  ASSERT_EQ(first.slots.size(), 1u);
+  EXPECT_EQ(first.slots[0].user, b.id);
+  EXPECT_EQ(first.slots[0].prev, 0);
+  ASSERT_TRUE(store_->removeMember(g->id, b.id).ok());
+  EXPECT_TRUE(say("after b left").slots.empty());
+  EXPECT_EQ(texts(0), (std::vector<std::string>{"while b is in"}))
+      << "what b did not ack is still owed after leaving";
+  ASSERT_TRUE(store_->addMember(g->id, b.id, 3).ok());
+  auto back = say("b is back");
+  ASSERT_EQ(back.slots.size(), 1u);
+  EXPECT_EQ(back.slots[0].prev, first.slots[0].seq) << "b's stream goes on where it was";
+  EXPECT_EQ(texts(0), (std::vector<std::string>{"while b is in", "b is back"}));
+  EXPECT_EQ(texts(first.slots[0].seq), (std::vector<std::string>{"b is back"}));
+  // Leaving and joining again with nothing said in between.
+  ASSERT_TRUE(store_->removeMember(g->id, b.id).ok());
+  ASSERT_TRUE(store_->addMember(g->id, b.id, 4).ok());
+  auto again = say("again");
+  ASSERT_EQ(again.slots.size(), 1u);
+  EXPECT_EQ(again.slots[0].prev, back.slots[0].seq);
+  EXPECT_EQ(store_->ack(b.id, again.slots[0].seq).value(), again.slots[0].seq);
+  EXPECT_TRUE(texts(again.slots[0].seq).empty());
+}
+
+TEST_P(StoreTest, ReplayPagesMergeDirectAndGroupMessagesInSeqOrder) {
+  User a = user("a"), b = user("b"), c = user("c");
+  auto g1 = store_->createGroup(n("g1"), "", a.id, 1);
+  auto g2 = store_->createGroup(n("g2"), "", c.id, 1);
+  ASSERT_TRUE(store_->addMember(g1->id, b.id, 1).ok());
+  ASSERT_TRUE(store_->addMember(g2->id, b.id, 1).ok());
+  std::vector<std::pair<Seq, Seq>> given;  // b's (seq, prev), in the order stored
+  std::vector<std::string> said;
+  for (int i = 0; i < 30; ++i) {
+    Result<Store::Appended> r = Status::Internal("unset");
+    std::string text = "m" + std::to_string(i);
+    switch (i % 3) {
+      case 0:
+        r = store_->appendDirect(a.id, b.id, text, i);
+        break;
+      case 1:
+        r = store_->appendGroup(g1->id, a.id, text, i);
+        break;
+      default:
+        r = store_->appendGroup(g2->id, c.id, text, i);
+        break;
+    }
+    ASSERT_TRUE(r.ok()) << r.status().toString();
+    for (const InboxSlot& slot : r->slots) {
+      if (slot.user == b.id) given.emplace_back(slot.seq, slot.prev);
+    }
+    said.push_back(text);
+  }
+  expectChain(given, 0);
+  std::vector<std::string> replayed;
+  Seq after = 0;
+  for (int page = 0; page < 10; ++page) {
+    auto p = store_->inboxAfter(b.id, after, 7);
+    ASSERT_TRUE(p.ok());
+    if (p->empty()) break;
+    for (const Delivery& d : *p) {
+      EXPECT_GT(d.seq, after);
+      after = d.seq;
+      replayed.push_back(d.message.text);
+    }
+  }
+  EXPECT_EQ(replayed, said) << "pages of 7 across three sources, in order, none twice";
+}
+
 TEST_P(StoreTest, ConcurrentAppendsToOneRecipientNeverSkipOrRepeatASeq) {
   std::vector<User> senders;
   for (int i = 0; i < 8; ++i) senders.push_back(user("s" + std::to_string(i)));
@@ -468,6 +563,35 @@ TEST(SqliteMigrationTest, Version2DatabaseKeepsItsInboxAfterUpgrade) {
   EXPECT_EQ(texts(2, 4), (std::vector<std::string>{"five", "six"}));
   EXPECT_EQ(texts(3, 5), (std::vector<std::string>{"six"}));
   EXPECT_EQ(store.ack(3, 100).value(), 6) << "clamped to cat's newest";
+  opened->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteCheckpointTest, TheWalIsCopiedIntoTheDatabaseWithoutTheWriter) {
+  // The writer's own automatic checkpoint only starts at 64 MiB of WAL; the
+  // checkpointer thread must move a few commits into the database file
+  // within moments.
+  auto dir = std::filesystem::temp_directory_path() / ("parley-ckpt-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "c.db").string();
+  auto opened = openStore("sqlite:" + path);
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  Store& store = **opened;
+  auto a = store.createUser("ann", "h", 1), b = store.createUser("ben", "h", 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  // Let the schema's own pages settle into the file first.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto before = std::filesystem::file_size(path);
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(store.appendDirect(a->id, b->id, std::string(200, 'x'), i).ok());
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::filesystem::file_size(path) <= before &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GT(std::filesystem::file_size(path), before)
+      << "60 KB of messages did not reach the database file";
   opened->reset();
   std::filesystem::remove_all(dir);
 }

@@ -126,6 +126,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     if (!st.ok()) return st;
     store->free_readers_.push_back(std::move(r));
   }
+  {
+    // Schema 4 stopped writing the inbox; what an upgrade left in it is
+    // read at replay, and nothing when it is empty (every new database).
+    PREPARE(q, w, "SELECT EXISTS (SELECT 1 FROM inbox)");
+    store->legacy_inbox_ = q.step() && q.int64(0) != 0;
+    if (!q.status().ok()) return q.status();
+  }
   store->writer_ = std::make_unique<SqliteWriter>(w, kMaxQueuedWrites);
   store->checkpointer_ = std::make_unique<SqliteCheckpointer>(path, std::chrono::milliseconds(100));
   return store;
@@ -520,8 +527,11 @@ Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq
       " ORDER BY m.id LIMIT ?";
   std::vector<Delivery> out;
   Status st = read([&](SqliteDb& db) -> Status {
-    Status begun = db.execScript("BEGIN");
-    if (!begun.ok()) return begun;
+    {
+      PREPARE(begin, db, "BEGIN");
+      Status begun = begin.exec();
+      if (!begun.ok()) return begun;
+    }
     auto run = [&]() -> Status {
       auto collect = [&](Stmt& s) -> Status {
         while (s.step()) {
@@ -561,13 +571,15 @@ Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq
         Status r = collect(s);
         if (!r.ok()) return r;
       }
+      if (!legacy_inbox_) return Status::Ok();
       PREPARE(s, db, legacy_sql.c_str());
       s.bind(1, user).bind(2, after_seq).bind(3, limit);
       return collect(s);
     };
     Status r = run();
-    (void)db.execScript("COMMIT");
-    return r;
+    PREPARE(commit, db, "COMMIT");
+    Status ended = commit.exec();
+    return r.ok() ? ended : r;
   });
   if (!st.ok()) return st;
   std::sort(out.begin(), out.end(),

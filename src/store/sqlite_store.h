@@ -88,6 +88,7 @@ class SqliteStore final : public Store {
   Status read(const ReadFn& fn);
 
   std::string path_;
+  bool legacy_inbox_ = false;             // an upgraded database's inbox still has rows
   std::unique_ptr<SqliteDb> writer_db_;   // used only by the writer thread
   std::unique_ptr<SqliteWriter> writer_;  // declared after writer_db_: stops first
   std::unique_ptr<SqliteCheckpointer> checkpointer_;

@@ -476,6 +476,23 @@ Result<Seq> ChatService::ack(const User& me, Seq up_to) {
   return result;
 }
 
+void ChatService::ackAsync(const User& me, Seq up_to, ReplyDone done) {
+  auto acked = [this, done](Result<Seq> result) {
+    if (!result.ok()) return done(logged("ack", result.status()));
+    done(Reply{});
+  };
+  if (store_.queuesAppends()) {
+    store_.ackAsync(me.id, up_to, std::move(acked));
+    return;
+  }
+  auto work = [this, user = me.id, up_to, acked = std::move(acked)]() mutable {
+    store_.ackAsync(user, up_to, std::move(acked));
+  };
+  if (!pool_.trySubmit(std::move(work))) {
+    done(Status::Unavailable("server is overloaded, retry later"));
+  }
+}
+
 Result<std::vector<Delivery>> ChatService::inboxAfter(const User& me, Seq after) {
   auto result = store_.inboxAfter(me.id, after, options_.replay_page);
   if (!result.ok()) return logged("inboxAfter", result.status());

@@ -124,13 +124,7 @@ void Session::handle(const Request& r, Done done) {
       runBlocking([service, me, r] { return service->history(me, r); }, std::move(done));
       return;
     case Op::kAck:
-      runBlocking(
-          [service, me, up_to = r.up_to]() -> Result<Reply> {
-            auto acked = service->ack(me, up_to);
-            if (!acked.ok()) return acked.status();
-            return Reply{};
-          },
-          std::move(done));
+      service->ackAsync(me, r.up_to, backOnLoop(std::move(done)));
       return;
     default:
       done(Status::Internal("unhandled op"));

@@ -604,26 +604,63 @@ Result<Seq> SqliteStore::ackPoint(UserId user) {
   return seq;
 }
 
-Result<Seq> SqliteStore::ack(UserId user, Seq up_to) {
-  Seq seq = 0;
-  SqliteWriter* writer = writer_.get();
-  Status st = write([&](SqliteDb& db) -> Status {
+namespace {
+
+// An ack queued for the writer, answered after the commit.
+class AckJob final : public SqliteWriter::Job {
+ public:
+  AckJob(UserId user, Seq up_to, Store::AckDone done)
+      : user_(user), up_to_(up_to), done_(std::move(done)) {}
+
+  Status run(SqliteWriter& writer, SqliteDb& db) override {
     // Forward only, and never past what was assigned: acking "the future"
     // must not swallow messages that have not arrived yet. The writer's
     // last seq counts appends of this very batch too.
-    auto last = writer->lastSeq(db, user);
+    auto last = writer.lastSeq(db, user_);
     if (!last.ok()) return last.status();
     PREPARE(s, db,
             "UPDATE users SET ack_seq = MAX(ack_seq, MIN(?, ?)) WHERE id = ? RETURNING ack_seq");
-    s.bind(1, up_to).bind(2, last.value()).bind(3, user);
+    s.bind(1, up_to_).bind(2, last.value()).bind(3, user_);
     if (!s.step()) return s.status().ok() ? Status::NotFound("no user id") : s.status();
-    seq = s.int64(0);
+    acked_ = s.int64(0);
     while (s.step()) {
     }
     return s.status();
+  }
+
+  void finish(const Status& status) override {
+    if (status.ok()) {
+      done_(acked_);
+    } else {
+      done_(status);
+    }
+  }
+
+ private:
+  const UserId user_;
+  const Seq up_to_;
+  Store::AckDone done_;
+  Seq acked_ = 0;
+};
+
+}  // namespace
+
+void SqliteStore::ackAsync(UserId user, Seq up_to, AckDone done) {
+  writer_->submit(std::make_unique<AckJob>(user, up_to, std::move(done)));
+}
+
+Result<Seq> SqliteStore::ack(UserId user, Seq up_to) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<Seq>> result;
+  ackAsync(user, up_to, [&](Result<Seq> r) {
+    std::lock_guard<std::mutex> lock(mu);
+    result.emplace(std::move(r));
+    cv.notify_one();
   });
-  if (!st.ok()) return st;
-  return seq;
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return result.has_value(); });
+  return std::move(*result);
 }
 
 Result<std::vector<Message>> SqliteStore::directHistory(UserId a, UserId b,

@@ -63,6 +63,7 @@ class SqliteStore final : public Store {
   Result<std::vector<Delivery>> inboxAfter(UserId user, Seq after_seq, int limit) override;
   Result<Seq> ackPoint(UserId user) override;
   Result<Seq> ack(UserId user, Seq up_to) override;
+  void ackAsync(UserId user, Seq up_to, AckDone done) override;
   Result<std::vector<Message>> directHistory(UserId a, UserId b, std::optional<MessageId> before,
                                              int limit) override;
   Result<std::vector<Message>> groupHistory(GroupId group, std::optional<MessageId> before,

@@ -81,7 +81,8 @@ class Store {
                                        TimestampMs ts) = 0;
 
   // The same two appends without waiting for the commit, when the store
-  // queues writes for a writer thread of its own (queuesAppends()): `done`
+  // queues writes for a writer thread of its own (queuesAppends(); acks
+  // too, see ackAsync): `done`
   // runs exactly once, on a store thread, after the commit — and must not
   // block. A store that does not queue runs the append in the call and calls
   // `done` before returning, so its callers must be on the blocking pool.
@@ -112,6 +113,11 @@ class Store {
   // Moves the ack point forward to min(up_to, highest seq assigned); never
   // backwards. Returns the new ack point.
   virtual Result<Seq> ack(UserId user, Seq up_to) = 0;
+  // The same without waiting, like the appends: when the store queues
+  // (queuesAppends()), `done` runs once on a store thread after the commit;
+  // otherwise in the call (so callers must then be on the blocking pool).
+  using AckDone = std::function<void(Result<Seq>)>;
+  virtual void ackAsync(UserId user, Seq up_to, AckDone done) { done(ack(user, up_to)); }
 
   // Direct conversation between a and b, or a group's messages: the `limit`
   // newest with id < before (all ids when before is empty), oldest first.

@@ -1,7 +1,10 @@
 #include "net/post_batch.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <exception>
 
 namespace parley::net {
 namespace {
@@ -17,7 +20,16 @@ PostBatch::~PostBatch() {
   t_open = nullptr;
   for (auto& [loop, items] : loops_) {
     boost::asio::post(*loop, [items = std::move(items)] {
-      for (const Item& item : items) item.fn();
+      // Each item was a handler of its own before it was batched: one that
+      // throws must not take the others (a reply a connection waits for)
+      // with it.
+      for (const Item& item : items) {
+        try {
+          item.fn();
+        } catch (const std::exception& e) {
+          spdlog::error("posted work failed: {}", e.what());
+        }
+      }
     });
   }
 }

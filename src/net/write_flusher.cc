@@ -1,6 +1,9 @@
 #include "net/write_flusher.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/post.hpp>
+#include <exception>
 
 #include "net/connection.h"
 
@@ -21,7 +24,15 @@ void WriteFlusher::schedule(std::shared_ptr<Connection> c) {
 void WriteFlusher::flush() {
   posted_ = false;
   flushing_.swap(pending_);
-  for (const auto& c : flushing_) c->flushNow();
+  for (const auto& c : flushing_) {
+    try {
+      c->flushNow();
+    } catch (const std::exception& e) {
+      // flushNow() clears the connection's flag first, so a failure here
+      // leaves no other connection waiting for a flush that never comes.
+      spdlog::error("write flush failed: {}", e.what());
+    }
+  }
   flushing_.clear();
 }
 

@@ -201,8 +201,11 @@ void ParleyServer::stop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  if (pool_) pool_->shutdown();  // finishes queued store work (acks, presence)
+  if (pool_) pool_->shutdown();  // finishes queued pool work (presence, logins)
   if (loops_) loops_->stop();
+  // Queued appends and acks complete now, while the loops' io_contexts and
+  // the bus their completions post to still exist.
+  if (store_) store_->drain();
   if (service_) service_->stop();
   tcp_.reset();  // before loops_: a pending accept holds a socket on a loop
   web_.reset();

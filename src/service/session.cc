@@ -163,6 +163,7 @@ void Session::startLogin(std::function<Result<LoginResult>()> work, Done done) {
       self->epoch_++;
       self->delivered_ = login.ack_point;
       self->parked_.clear();
+      self->dropped_parked_ = false;
       self->fetching_ = false;
       // Register before the replay starts: a message committed from now on
       // either reaches us live or is found by the replay, and the seq
@@ -184,6 +185,7 @@ void Session::endLogin() {
   token_hash_.clear();
   epoch_++;
   parked_.clear();
+  dropped_parked_ = false;
   fetching_ = false;
   ChatService* service = &service_;
   // Must run even when the pool is busy, or the user would stay "online".
@@ -218,6 +220,8 @@ void Session::onEnvelope(const Envelope& envelope) {
   // bus). Hold this one and read the gap from the store, the source of truth.
   if (parked_.size() < kMaxParked) {
     parked_.emplace(envelope.seq, Parked{envelope.prev, envelope.line});
+  } else {
+    dropped_parked_ = true;  // the store has it: read again after this replay
   }
   if (!fetching_) fetchInbox();
 }
@@ -267,6 +271,7 @@ void Session::onInboxPage(uint64_t epoch, Result<std::vector<Delivery>> page) {
     spdlog::warn("replay for {} failed: {}", user_->name, page.status().toString());
     fetching_ = false;
     parked_.clear();
+    dropped_parked_ = false;
     return;
   }
   for (const Delivery& d : page.value()) {
@@ -291,7 +296,12 @@ void Session::onInboxPage(uint64_t epoch, Result<std::vector<Delivery>> page) {
   }
   fetching_ = false;
   flushParked();
-  if (!parked_.empty()) fetchInbox();  // a gap remains: read it
+  if (!parked_.empty() || dropped_parked_) {
+    // A gap remains, or events were dropped while parking was full: the
+    // store has them.
+    dropped_parked_ = false;
+    fetchInbox();
+  }
 }
 
 }  // namespace parley

@@ -80,6 +80,7 @@ class Session : public std::enable_shared_from_this<Session> {
     SharedLine line;
   };
   std::map<Seq, Parked> parked_;
+  bool dropped_parked_ = false;  // an event did not fit in parked_
   static constexpr size_t kMaxParked = 512;
 };
 

@@ -1,6 +1,9 @@
 #include "service/session_registry.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <exception>
 
 #include "service/session.h"
 
@@ -63,7 +66,14 @@ void SessionRegistry::deliver(std::span<const Envelope> envelopes) {
   for (auto& [key, targets] : buckets) {
     auto shared = std::make_shared<std::vector<Target>>(std::move(targets));
     auto run = [batch, shared] {
-      for (const Target& t : *shared) t.session->onEnvelope((*batch)[t.envelope]);
+      // One session's failure must not cost the others their events.
+      for (const Target& t : *shared) {
+        try {
+          t.session->onEnvelope((*batch)[t.envelope]);
+        } catch (const std::exception& e) {
+          spdlog::error("delivery failed: {}", e.what());
+        }
+      }
     };
     for (const Target& t : *shared) {
       if (t.session->sink().post(run)) break;

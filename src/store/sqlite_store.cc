@@ -577,8 +577,11 @@ Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq
       return collect(s);
     };
     Status r = run();
-    PREPARE(commit, db, "COMMIT");
-    Status ended = commit.exec();
+    // Always end the read transaction: a pooled connection left inside one
+    // would serve an old snapshot and keep the WAL from being reset.
+    auto commit = db.prepare("COMMIT");
+    Status ended = commit.ok() ? db.stmt(commit.value()).exec() : db.execScript("COMMIT");
+    if (!ended.ok()) (void)db.execScript("ROLLBACK");
     return r.ok() ? ended : r;
   });
   if (!st.ok()) return st;

@@ -56,6 +56,7 @@ class SqliteStore final : public Store {
                                TimestampMs ts) override;
   bool queuesAppends() const override { return true; }
   void setCompletionScope(CompletionScope scope) override;
+  void drain() override { writer_->stop(); }
   void appendDirectAsync(UserId from, UserId to, std::string text, TimestampMs ts,
                          AppendDone done) override;
   void appendGroupAsync(GroupId group, UserId from, std::string text, TimestampMs ts,

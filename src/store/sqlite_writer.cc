@@ -14,13 +14,15 @@ SqliteWriter::SqliteWriter(SqliteDb& db, size_t max_queued) : db_(db), max_queue
   });
 }
 
-SqliteWriter::~SqliteWriter() {
+SqliteWriter::~SqliteWriter() { stop(); }
+
+void SqliteWriter::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   cv_.notify_one();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void SqliteWriter::submit(JobPtr job) {
@@ -123,10 +125,24 @@ Status SqliteWriter::runWithSavepoints(std::vector<JobPtr>& batch, std::vector<S
     results[i] = saved.ok() ? batch[i]->run(*this, db_) : saved;
     if (!results[i].ok()) {
       // This job's rows go; so do the last seqs it moved.
-      (void)exec("ROLLBACK TO job");
+      Status undone = exec("ROLLBACK TO job");
+      if (!undone.ok()) {
+        // The failed job's rows might stay and be committed while its
+        // sender hears it failed: give the whole batch up instead.
+        (void)exec("ROLLBACK");
+        forgetAll();
+        undo_.clear();
+        return undone;
+      }
       for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) last_seq_[it->first] = it->second;
     }
-    (void)exec("RELEASE job");
+    Status released = exec("RELEASE job");
+    if (!released.ok()) {
+      (void)exec("ROLLBACK");
+      forgetAll();
+      undo_.clear();
+      return released;
+    }
   }
   undo_.clear();
   return commit();

@@ -56,6 +56,9 @@ class SqliteWriter {
   SqliteWriter& operator=(const SqliteWriter&) = delete;
   // Runs what is queued, then joins the thread.
   ~SqliteWriter();
+  // The same, earlier: jobs submitted afterwards finish at once with
+  // Unavailable. Idempotent.
+  void stop();
 
   // Wraps the run of each batch's finish() calls (Store::setCompletionScope).
   void setCompletionScope(std::function<void(const std::function<void()>&)> scope);

@@ -138,6 +138,11 @@ class Store {
   // than live tokens however long the server runs.
   virtual Result<int64_t> purgeExpiredTokens(TimestampMs now, int limit) = 0;
 
+  // Runs every write already queued (and its completion) and refuses later
+  // ones with Unavailable: the last step of a shutdown before the threads
+  // the completions post to go away. Default: nothing is queued.
+  virtual void drain() {}
+
   // A cheap round trip, for health checks.
   virtual Status ping() = 0;
 };

@@ -45,6 +45,23 @@ std::string directChat(UserId a, UserId b) {
 }
 std::string groupChat(GroupId g) { return "g:" + std::to_string(g); }
 
+// The blocking API over the writer's queued jobs: calls `start` with a
+// completion and waits until the writer thread has run it.
+template <typename T, typename Start>
+Result<T> waitForResult(Start start) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<T>> result;
+  start([&](Result<T> r) {
+    std::lock_guard<std::mutex> lock(mu);
+    result.emplace(std::move(r));
+    cv.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return result.has_value(); });
+  return std::move(*result);
+}
+
 // Prepares `sql` on `db` or returns the error from the enclosing function.
 #define PREPARE(var, db, sql)                               \
   auto var##_prepared = (db).prepare(sql);                  \
@@ -484,17 +501,8 @@ void SqliteStore::appendGroupAsync(GroupId group, UserId from, std::string text,
 Result<Store::Appended> SqliteStore::waitFor(
     void (SqliteStore::*append)(UserId, UserId, std::string, TimestampMs, AppendDone), UserId a,
     UserId b, const std::string& text, TimestampMs ts) {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Result<Appended>> result;
-  (this->*append)(a, b, text, ts, [&](Result<Appended> r) {
-    std::lock_guard<std::mutex> lock(mu);
-    result.emplace(std::move(r));
-    cv.notify_one();
-  });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return result.has_value(); });
-  return std::move(*result);
+  return waitForResult<Appended>(
+      [&](AppendDone done) { (this->*append)(a, b, text, ts, std::move(done)); });
 }
 
 Result<Store::Appended> SqliteStore::appendDirect(UserId from, UserId to, const std::string& text,
@@ -653,17 +661,7 @@ void SqliteStore::ackAsync(UserId user, Seq up_to, AckDone done) {
 }
 
 Result<Seq> SqliteStore::ack(UserId user, Seq up_to) {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Result<Seq>> result;
-  ackAsync(user, up_to, [&](Result<Seq> r) {
-    std::lock_guard<std::mutex> lock(mu);
-    result.emplace(std::move(r));
-    cv.notify_one();
-  });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return result.has_value(); });
-  return std::move(*result);
+  return waitForResult<Seq>([&](AckDone done) { ackAsync(user, up_to, std::move(done)); });
 }
 
 Result<std::vector<Message>> SqliteStore::directHistory(UserId a, UserId b,

@@ -119,6 +119,14 @@ Status SqliteWriter::runWithSavepoints(std::vector<JobPtr>& batch, std::vector<S
     forgetAll();
     return outcome;
   }
+  // Gives the whole batch up when a savepoint cannot be undone or released:
+  // a failed job's rows must never commit while its sender hears it failed.
+  auto abandon = [this](Status why) {
+    (void)exec("ROLLBACK");
+    forgetAll();
+    undo_.clear();
+    return why;
+  };
   for (size_t i = 0; i < batch.size(); ++i) {
     undo_.clear();
     Status saved = exec("SAVEPOINT job");
@@ -126,23 +134,11 @@ Status SqliteWriter::runWithSavepoints(std::vector<JobPtr>& batch, std::vector<S
     if (!results[i].ok()) {
       // This job's rows go; so do the last seqs it moved.
       Status undone = exec("ROLLBACK TO job");
-      if (!undone.ok()) {
-        // The failed job's rows might stay and be committed while its
-        // sender hears it failed: give the whole batch up instead.
-        (void)exec("ROLLBACK");
-        forgetAll();
-        undo_.clear();
-        return undone;
-      }
+      if (!undone.ok()) return abandon(undone);
       for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) last_seq_[it->first] = it->second;
     }
     Status released = exec("RELEASE job");
-    if (!released.ok()) {
-      (void)exec("ROLLBACK");
-      forgetAll();
-      undo_.clear();
-      return released;
-    }
+    if (!released.ok()) return abandon(released);
   }
   undo_.clear();
   return commit();

@@ -470,12 +470,6 @@ Result<Reply> ChatService::history(const User& me, const protocol::Request& r) {
   return reply;
 }
 
-Result<Seq> ChatService::ack(const User& me, Seq up_to) {
-  auto result = store_.ack(me.id, up_to);
-  if (!result.ok()) return logged("ack", result.status());
-  return result;
-}
-
 void ChatService::ackAsync(const User& me, Seq up_to, ReplyDone done) {
   auto acked = [this, done](Result<Seq> result) {
     if (!result.ok()) return done(logged("ack", result.status()));

@@ -119,7 +119,6 @@ class ChatService {
   using ReplyDone = std::function<void(Result<protocol::Reply>)>;
   void sendAsync(const User& me, std::string to, std::string text, ReplyDone done);
   void groupSendAsync(const User& me, std::string group, std::string text, ReplyDone done);
-  Result<Seq> ack(const User& me, Seq up_to);
   // ack without blocking the caller: queued for the store's writer, or run
   // on the pool when the store cannot queue. `done` as for sendAsync.
   void ackAsync(const User& me, Seq up_to, ReplyDone done);

@@ -251,70 +251,7 @@ Result<Reply> ChatService::friends(const User& me) {
   return reply;
 }
 
-// --- messages ----------------------------------------------------------------
-
-Result<Reply> ChatService::send(const User& me, const std::string& to, const std::string& text) {
-  if (!user_messages_.tryTake(std::to_string(me.id))) {
-    return Status::RateLimited("too many messages; slow down");
-  }
-  auto other = store_.findUser(to);
-  if (!other.ok()) {
-    if (other.status().isNotFound()) return Status::NotFound("no user named " + to);
-    return logged("findUser", other.status());
-  }
-  PARLEY_TRY(friends, store_.areFriends(me.id, other->id));
-  if (!friends.value()) return Status::Forbidden(other->name + " is not your friend");
-  TimestampMs ts = nowMs();
-  auto started = std::chrono::steady_clock::now();
-  PARLEY_TRY(appended, store_.appendDirect(me.id, other->id, text, ts));
-  if (options_.metrics) {
-    options_.metrics->store_commit.observe(std::chrono::steady_clock::now() - started);
-    options_.metrics->direct_messages++;
-  }
-  // Durable now; the bus is only the fast path to an online recipient.
-  protocol::MessageEventTemplate event(Message{appended->id, me.name, other->name, "", text, ts});
-  for (const InboxSlot& slot : appended->slots) {
-    bus_.publish(Envelope{slot.user, slot.seq, slot.prev, makeLine(event.withSeq(slot.seq))});
-  }
-  Reply reply;
-  reply.message = MessageRef{appended->id, ts};
-  return reply;
-}
-
-Result<Reply> ChatService::groupSend(const User& me, const std::string& name,
-                                     const std::string& text) {
-  if (!user_messages_.tryTake(std::to_string(me.id))) {
-    return Status::RateLimited("too many messages; slow down");
-  }
-  auto group = store_.findGroup(name);
-  if (!group.ok()) {
-    if (group.status().isNotFound()) return Status::NotFound("no group named " + name);
-    return logged("findGroup", group.status());
-  }
-  auto role = store_.memberRole(group->id, me.id);
-  if (!role.ok()) {
-    if (role.status().isNotFound()) return Status::Forbidden("you are not a member of " + name);
-    return logged("memberRole", role.status());
-  }
-  TimestampMs ts = nowMs();
-  auto started = std::chrono::steady_clock::now();
-  auto appended = store_.appendGroup(group->id, me.id, text, ts);
-  if (!appended.ok()) {
-    if (appended.status().isNotFound()) return Status::Forbidden("you are not a member of " + name);
-    return logged("appendGroup", appended.status());
-  }
-  if (options_.metrics) {
-    options_.metrics->store_commit.observe(std::chrono::steady_clock::now() - started);
-    options_.metrics->group_messages++;
-  }
-  protocol::MessageEventTemplate event(Message{appended->id, me.name, "", group->name, text, ts});
-  bus_.publishAll(envelopesFor(appended->slots, event));
-  Reply reply;
-  reply.message = MessageRef{appended->id, ts};
-  return reply;
-}
-
-// --- the hot path ----------------------------------------------------------------
+// --- messages: the hot path ----------------------------------------------------
 
 void ChatService::runAppend(bool on_pool, std::function<void()> append, const ReplyDone& done) {
   if (on_pool || store_.queuesAppends()) {

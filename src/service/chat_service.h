@@ -99,15 +99,12 @@ class ChatService {
 
   Result<protocol::Reply> addFriend(const User& me, const std::string& name);
   Result<protocol::Reply> friends(const User& me);
-  Result<protocol::Reply> send(const User& me, const std::string& to, const std::string& text);
   Result<protocol::Reply> createGroup(const User& me, const std::string& name,
                                       const std::string& desc);
   Result<protocol::Reply> joinGroup(const User& me, const std::string& name);
   Result<protocol::Reply> leaveGroup(const User& me, const std::string& name);
   Result<protocol::Reply> groups(const User& me);
   Result<protocol::Reply> members(const User& me, const std::string& name);
-  Result<protocol::Reply> groupSend(const User& me, const std::string& name,
-                                    const std::string& text);
   Result<protocol::Reply> history(const User& me, const protocol::Request& request);
 
   // --- the hot path: callable on a loop thread ------------------------------

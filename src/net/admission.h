@@ -42,4 +42,36 @@ class Admission {
 
 using AdmissionPtr = std::shared_ptr<Admission>;
 
+// One connection's place under the limits of an Admission, given back when
+// the slot is released or destroyed. Move-only, and small enough to live
+// inside the connection: an idle server holds one per connection, so a
+// separate allocation each (a shared_ptr with a deleter) cost ~100 bytes.
+class AdmissionSlot {
+ public:
+  AdmissionSlot() = default;
+  // `address` was admitted by `admission`.
+  AdmissionSlot(AdmissionPtr admission, std::string address)
+      : admission_(std::move(admission)), address_(std::move(address)) {}
+  AdmissionSlot(AdmissionSlot&& other) noexcept = default;
+  AdmissionSlot& operator=(AdmissionSlot&& other) noexcept {
+    if (this != &other) {
+      release();
+      admission_ = std::move(other.admission_);
+      address_ = std::move(other.address_);
+    }
+    return *this;
+  }
+  ~AdmissionSlot() { release(); }
+
+  // Gives the place back now. Idempotent.
+  void release() {
+    if (auto admission = std::move(admission_)) admission->release(address_);
+    admission_ = nullptr;
+  }
+
+ private:
+  AdmissionPtr admission_;  // null: nothing held
+  std::string address_;
+};
+
 }  // namespace parley::net

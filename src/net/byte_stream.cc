@@ -24,26 +24,27 @@ class PlainStream final : public ByteStream {
 
   asio::ip::tcp::socket& socket() override { return socket_; }
 
-  void handshake(HandshakeHandler done) override { done(error_code()); }
+  void handshake(UserPtr user) override { user->onHandshake(error_code()); }
 
-  void readSome(ReadHandler done) override {
+  void readSome(UserPtr user) override {
     // Wait for readability instead of an async read into a private buffer:
     // the shared thread-local buffer is only touched inside this handler.
-    socket_.async_wait(asio::ip::tcp::socket::wait_read, [this, done = std::move(done)](
+    socket_.async_wait(asio::ip::tcp::socket::wait_read, [this, user = std::move(user)](
                                                              const error_code& ec) mutable {
-      if (ec) return done(ec, {});
+      if (ec) return user->onRead(ec, {});
       error_code read_ec;
       size_t n = socket_.read_some(asio::buffer(t_read_buffer), read_ec);
       if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) {
-        return readSome(std::move(done));  // a spurious wake-up
+        return readSome(std::move(user));  // a spurious wake-up
       }
-      done(read_ec, std::string_view(t_read_buffer.data(), n));
+      user->onRead(read_ec, std::string_view(t_read_buffer.data(), n));
     });
   }
 
-  void write(const std::vector<asio::const_buffer>& buffers, WriteHandler done) override {
-    asio::async_write(socket_, buffers,
-                      [done = std::move(done)](const error_code& ec, size_t) { done(ec); });
+  void write(asio::const_buffer buffer, UserPtr user) override {
+    asio::async_write(socket_, buffer, [user = std::move(user)](const error_code& ec, size_t) {
+      user->onWritten(ec);
+    });
   }
 
   void close() override {

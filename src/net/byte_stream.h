@@ -10,32 +10,42 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/error_code.hpp>
-#include <functional>
 #include <memory>
 #include <string_view>
-#include <vector>
 
 namespace parley::net {
 
 class ByteStream {
  public:
   using Error = boost::system::error_code;
-  // `data` is only valid during the call. EOF and resets arrive as errors.
-  using ReadHandler = std::function<void(const Error& ec, std::string_view data)>;
-  using WriteHandler = std::function<void(const Error& ec)>;
-  using HandshakeHandler = std::function<void(const Error& ec)>;
+
+  // Receives the completions (the Connection). Each pending operation holds
+  // the user by shared_ptr, which keeps it alive until the operation is
+  // done; since that pointer is all an operation captures, starting a read
+  // or a write allocates nothing beyond Asio's recycled operation memory
+  // (a std::function holding a shared_ptr cost a malloc per call, and one
+  // more per idle connection for its pending read).
+  class User {
+   public:
+    virtual ~User() = default;
+    virtual void onHandshake(const Error& ec) = 0;
+    // `data` is only valid during the call. EOF and resets arrive as errors.
+    virtual void onRead(const Error& ec, std::string_view data) = 0;
+    virtual void onWritten(const Error& ec) = 0;
+  };
+  using UserPtr = std::shared_ptr<User>;
 
   virtual ~ByteStream() = default;
 
   // The TCP socket underneath: executor, addresses, options, shutdown.
   virtual boost::asio::ip::tcp::socket& socket() = 0;
   // Runs once before any read or write: the TLS handshake as the server.
-  // Plain TCP has none and calls `done` at once.
-  virtual void handshake(HandshakeHandler done) = 0;
+  // Plain TCP has none and reports success at once.
+  virtual void handshake(UserPtr user) = 0;
   // Waits until bytes arrive and hands them over (or an error).
-  virtual void readSome(ReadHandler done) = 0;
-  // Writes every byte of `buffers`, which stay valid until `done` runs.
-  virtual void write(const std::vector<boost::asio::const_buffer>& buffers, WriteHandler done) = 0;
+  virtual void readSome(UserPtr user) = 0;
+  // Writes every byte of `buffer`, which stays valid until onWritten.
+  virtual void write(boost::asio::const_buffer buffer, UserPtr user) = 0;
   // Closes the socket; pending operations complete with operation_aborted.
   virtual void close() = 0;
 };

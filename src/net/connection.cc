@@ -57,7 +57,7 @@ std::string Connection::peer() const {
 
 bool Connection::inLoopThread() const { return loop_.running_in_this_thread(); }
 
-void Connection::start(std::unique_ptr<LineHandler> handler) {
+void Connection::start(std::shared_ptr<LineHandler> handler) {
   handler_ = std::move(handler);
   // An open connection owns itself until it closes: while reading is paused
   // and nothing is being written, no pending operation holds it.
@@ -70,17 +70,19 @@ void Connection::start(std::unique_ptr<LineHandler> handler) {
     shortest = options_.handshake_timeout;
   }
   asio::use_service<IdleSweeper>(loop_.context()).add(this, shortest);
-  stream_->handshake([self = shared_from_this()](const error_code& ec) {
-    if (self->state_ == State::kClosed) return;
-    if (ec) {
-      spdlog::info("closing {}: handshake failed: {}", self->peer(), ec.message());
-      self->closeInLoop(/*flush_first=*/false);
-      return;
-    }
-    self->handshake_done_ = true;
-    self->armRead();
-    if (!self->write_in_flight_) self->startWrite();  // anything queued meanwhile
-  });
+  stream_->handshake(asStreamUser());
+}
+
+void Connection::onHandshake(const error_code& ec) {
+  if (state_ == State::kClosed) return;
+  if (ec) {
+    spdlog::info("closing {}: handshake failed: {}", peer(), ec.message());
+    closeInLoop(/*flush_first=*/false);
+    return;
+  }
+  handshake_done_ = true;
+  armRead();
+  if (!write_in_flight_) startWrite();  // anything queued meanwhile
 }
 
 void Connection::post(std::function<void()> fn) {
@@ -148,15 +150,17 @@ void Connection::whenDrained(std::function<void()> fn) {
 void Connection::armRead() {
   if (reading_ || paused_ || !handshake_done_ || state_ != State::kOpen) return;
   reading_ = true;
-  stream_->readSome([self = shared_from_this()](const error_code& ec, std::string_view data) {
-    self->reading_ = false;
-    if (ec) {
-      // EOF or reset: the peer is gone.
-      if (ec != asio::error::operation_aborted) self->closeInLoop(/*flush_first=*/false);
-      return;
-    }
-    self->onData(data);
-  });
+  stream_->readSome(asStreamUser());
+}
+
+void Connection::onRead(const error_code& ec, std::string_view data) {
+  reading_ = false;
+  if (ec) {
+    // EOF or reset: the peer is gone.
+    if (ec != asio::error::operation_aborted) closeInLoop(/*flush_first=*/false);
+    return;
+  }
+  onData(data);
 }
 
 void Connection::onData(std::string_view data) {
@@ -229,41 +233,43 @@ void Connection::startWrite() {
   if (output_.empty() || !handshake_done_ || state_ == State::kClosed) return;
   writing_.swap(output_);
   write_in_flight_ = true;
-  stream_->write({asio::buffer(writing_)}, [self = shared_from_this()](const error_code& ec) {
-    self->write_in_flight_ = false;
-    if (self->state_ == State::kClosed) {
-      // Closed while this write was in flight: the buffer was kept alive
-      // for it (see finishClose); drop it now.
-      std::string().swap(self->writing_);
-      std::string().swap(self->output_);
-      self->queued_bytes_ = 0;
-      return;
-    }
-    if (ec) {
-      self->closeInLoop(/*flush_first=*/false);
-      return;
-    }
-    // Keep the buffer only while more output is coming (it becomes the next
-    // fill buffer); an idle connection holds none.
-    self->writing_.clear();
-    if (self->output_.empty() || self->writing_.capacity() > kKeepOutputCapacity) {
-      std::string().swap(self->writing_);
-    }
-    self->queued_bytes_ = self->output_.size();
-    if (!self->output_.empty()) {
-      self->startWrite();
-      return;
-    }
-    if (self->state_ == State::kClosing) {
-      self->finishClose();
-      return;
-    }
-    if (self->on_drained_) {
-      auto fn = std::move(self->on_drained_);
-      self->on_drained_ = nullptr;
-      fn();
-    }
-  });
+  stream_->write(asio::buffer(writing_), asStreamUser());
+}
+
+void Connection::onWritten(const error_code& ec) {
+  write_in_flight_ = false;
+  if (state_ == State::kClosed) {
+    // Closed while this write was in flight: the buffer was kept alive
+    // for it (see finishClose); drop it now.
+    std::string().swap(writing_);
+    std::string().swap(output_);
+    queued_bytes_ = 0;
+    return;
+  }
+  if (ec) {
+    closeInLoop(/*flush_first=*/false);
+    return;
+  }
+  // Keep the buffer only while more output is coming (it becomes the next
+  // fill buffer); an idle connection holds none.
+  writing_.clear();
+  if (output_.empty() || writing_.capacity() > kKeepOutputCapacity) {
+    std::string().swap(writing_);
+  }
+  queued_bytes_ = output_.size();
+  if (!output_.empty()) {
+    startWrite();
+    return;
+  }
+  if (state_ == State::kClosing) {
+    finishClose();
+    return;
+  }
+  if (on_drained_) {
+    auto fn = std::move(on_drained_);
+    on_drained_ = nullptr;
+    fn();
+  }
 }
 
 // --- timers and closing ----------------------------------------------------
@@ -315,11 +321,7 @@ void Connection::finishClose() {
     queued_bytes_ = 0;
   }
   on_drained_ = nullptr;
-  if (on_closed_) {
-    auto fn = std::move(on_closed_);
-    on_closed_ = nullptr;
-    fn();
-  }
+  admission_.release();
   // Tell the handler once, from a fresh handler: close() may have been called
   // from inside the handler's own onLine(), which must not see itself
   // destroyed under its feet (the muduo/Redis "close asynchronously" rule).

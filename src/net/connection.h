@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/admission.h"
 #include "net/byte_stream.h"
 #include "net/line_framer.h"
 #include "net/transport.h"
@@ -73,7 +74,9 @@ struct ConnectionOptions {
   std::string reject_line;
 };
 
-class Connection : public Transport, public std::enable_shared_from_this<Connection> {
+class Connection : public Transport,
+                   private ByteStream::User,
+                   public std::enable_shared_from_this<Connection> {
  public:
   // Plain TCP over `socket`, which is on its loop's io_context.
   Connection(boost::asio::ip::tcp::socket socket, const ConnectionOptions& options);
@@ -83,13 +86,14 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   Connection& operator=(const Connection&) = delete;
   ~Connection() override;
 
-  // Starts reading; lines go to `handler`, which the connection owns. Loop only.
-  void start(std::unique_ptr<LineHandler> handler);
+  // Starts reading; lines go to `handler`, which the connection keeps until
+  // it has told it onClose(). Loop only.
+  void start(std::shared_ptr<LineHandler> handler);
 
   // Queues `line` plus "\n". Drops it if the connection is closing. Any thread.
   void send(std::string line) override;
-  // `fn` runs once when the connection has closed (loop thread). Set before start().
-  void setCloseCallback(std::function<void()> fn) { on_closed_ = std::move(fn); }
+  // Keeps the connection's place under the listener's limits until it closes.
+  void holdAdmission(AdmissionSlot slot) { admission_ = std::move(slot); }
   // Runs `fn` on this connection's loop. Any thread.
   void post(std::function<void()> fn) override;
   const void* loopKey() const override { return &loop_.context(); }
@@ -117,6 +121,14 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
 
  private:
   void armRead();
+  // ByteStream::User: the stream's completions.
+  void onHandshake(const boost::system::error_code& ec) override;
+  void onRead(const boost::system::error_code& ec, std::string_view data) override;
+  void onWritten(const boost::system::error_code& ec) override;
+  // The base is private, so the conversion is spelled out (aliasing).
+  ByteStream::UserPtr asStreamUser() {
+    return ByteStream::UserPtr(shared_from_this(), static_cast<ByteStream::User*>(this));
+  }
   void onData(std::string_view data);
   void processInput();
   void sendInLoop(std::string line);
@@ -131,6 +143,8 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   void closeInLoop(bool flush_first);
   void finishClose();
 
+  // Field order packs the flags together: an idle server holds one of these
+  // per connection.
   ByteStreamPtr stream_;
   boost::asio::ip::tcp::socket& socket_;  // stream_'s TCP socket
   // The close grace period, made when needed (deadlines: IdleSweeper).
@@ -139,28 +153,20 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   // so its executor is that context's; kept to test "am I on the loop?".
   boost::asio::io_context::executor_type loop_;
   const ConnectionOptions& options_;
-  std::unique_ptr<LineHandler> handler_;
-  uint16_t peer_port_ = 0;  // with peer_address_: the peer, for logs
-  std::string peer_address_;
+  std::shared_ptr<LineHandler> handler_;
+  std::string peer_address_;  // with peer_port_: the peer, for logs
+  AdmissionSlot admission_;   // released when the connection closes
 
-  LineFramer framer_;            // bytes received and not yet handed up as lines
-  bool reading_ = false;         // a read is pending
-  bool handshake_done_ = false;  // reads and writes wait for the stream's handshake
-  bool paused_ = false;          // the layer above asked to stop reading
-  bool discarding_ = false;      // an oversized line was seen; input is ignored
+  LineFramer framer_;  // bytes received and not yet handed up as lines
 
   // Output: lines (each ending in "\n") collect in output_ while writing_ is
   // on its way to the peer; then the two swap. Empty strings cost nothing.
   std::string output_;
   std::string writing_;
-  size_t queued_bytes_ = 0;       // output_ + writing_
-  bool write_in_flight_ = false;  // a write of writing_ is pending
-  bool flush_scheduled_ = false;  // registered with flusher_ for this pass
+  size_t queued_bytes_ = 0;  // output_ + writing_
   std::function<void()> on_drained_;
-  std::function<void()> on_closed_;
 
   std::chrono::steady_clock::time_point last_activity_;
-  bool authenticated_ = false;
   std::chrono::steady_clock::time_point handshake_deadline_;  // while !authenticated_
   ConnectionPtr self_;  // set while open: nothing else may hold an idle, paused connection
   // This loop's sweeper and its intrusive list of open connections.
@@ -168,7 +174,16 @@ class Connection : public Transport, public std::enable_shared_from_this<Connect
   WriteFlusher* flusher_;  // this loop's
   Connection* idle_prev_ = nullptr;
   Connection* idle_next_ = nullptr;
-  enum class State { kOpen, kClosing, kClosed } state_ = State::kOpen;
+
+  uint16_t peer_port_ = 0;
+  enum class State : uint8_t { kOpen, kClosing, kClosed } state_ = State::kOpen;
+  bool reading_ = false;          // a read is pending
+  bool handshake_done_ = false;   // reads and writes wait for the stream's handshake
+  bool paused_ = false;           // the layer above asked to stop reading
+  bool discarding_ = false;       // an oversized line was seen; input is ignored
+  bool write_in_flight_ = false;  // a write of writing_ is pending
+  bool flush_scheduled_ = false;  // registered with flusher_ for this pass
+  bool authenticated_ = false;
 };
 
 }  // namespace parley::net

@@ -26,8 +26,7 @@ constexpr const char* kContentSecurityPolicy =
 
 }  // namespace
 
-HttpSession::HttpSession(asio::ip::tcp::socket socket, WebServer& server,
-                         std::shared_ptr<void> slot)
+HttpSession::HttpSession(asio::ip::tcp::socket socket, WebServer& server, AdmissionSlot slot)
     : stream_(std::move(socket)), server_(server), slot_(std::move(slot)) {}
 
 void HttpSession::start() { readRequest(); }

@@ -16,6 +16,8 @@
 #include <memory>
 #include <optional>
 
+#include "net/admission.h"
+
 namespace parley::net {
 
 class WebServer;
@@ -23,7 +25,7 @@ class WebServer;
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   // `slot` keeps the connection counted under the limits while it lives.
-  HttpSession(boost::asio::ip::tcp::socket socket, WebServer& server, std::shared_ptr<void> slot);
+  HttpSession(boost::asio::ip::tcp::socket socket, WebServer& server, AdmissionSlot slot);
   void start();
 
  private:
@@ -34,7 +36,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   boost::beast::tcp_stream stream_;
   WebServer& server_;
-  std::shared_ptr<void> slot_;
+  AdmissionSlot slot_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;

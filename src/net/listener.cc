@@ -85,8 +85,7 @@ void Listener::accept() {
       error_code ignored;
       socket.close(ignored);
     } else {
-      std::shared_ptr<void> slot(
-          nullptr, [admission = admission_, address](void*) { admission->release(address); });
+      AdmissionSlot slot(admission_, std::move(address));
       asio::post(loop, [this, s = std::move(socket), slot = std::move(slot)]() mutable {
         on_accepted_(std::move(s), std::move(slot));
       });

@@ -30,9 +30,8 @@ class Listener {
  public:
   // The socket was accepted onto the loop this runs on. `slot` holds the
   // connection's place under the limits; the place is given back when the
-  // last copy of the slot is destroyed (keep it until the connection closes).
-  using OnAccepted =
-      std::function<void(boost::asio::ip::tcp::socket socket, std::shared_ptr<void> slot)>;
+  // slot is destroyed (keep it until the connection closes).
+  using OnAccepted = std::function<void(boost::asio::ip::tcp::socket socket, AdmissionSlot slot)>;
   // The socket is over a limit: say why if the protocol allows (a small
   // non-blocking write); the listener closes it afterwards.
   using OnRejected = std::function<void(boost::asio::ip::tcp::socket& socket)>;

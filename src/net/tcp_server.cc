@@ -9,19 +9,19 @@ TcpServer::TcpServer(EventLoopPool& loops, ConnectionOptions options, HandlerFac
       factory_(std::move(factory)),
       listener_(
           loops, "tcp", options_.max_connections, options_.max_connections_per_address,
-          [this](asio::ip::tcp::socket s, std::shared_ptr<void> slot) {
+          [this](asio::ip::tcp::socket s, AdmissionSlot slot) {
             onAccepted(std::move(s), std::move(slot));
           },
           [this](asio::ip::tcp::socket& s) { onRejected(s); }) {}
 
 TcpServer::~TcpServer() = default;
 
-void TcpServer::onAccepted(asio::ip::tcp::socket socket, std::shared_ptr<void> slot) {
+void TcpServer::onAccepted(asio::ip::tcp::socket socket, AdmissionSlot slot) {
   auto conn = stream_factory_
                   ? std::make_shared<Connection>(stream_factory_(std::move(socket)), options_)
                   : std::make_shared<Connection>(std::move(socket), options_);
   // The place under the limits is given back when the connection closes.
-  conn->setCloseCallback([slot = std::move(slot)]() mutable { slot.reset(); });
+  conn->holdAdmission(std::move(slot));
   conn->start(factory_(conn));
 }
 

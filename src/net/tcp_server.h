@@ -24,7 +24,7 @@ namespace parley::net {
 
 class TcpServer {
  public:
-  using HandlerFactory = std::function<std::unique_ptr<LineHandler>(const ConnectionPtr&)>;
+  using HandlerFactory = std::function<std::shared_ptr<LineHandler>(const ConnectionPtr&)>;
   // Wraps an accepted socket into the stream its connection runs over.
   using StreamFactory = std::function<ByteStreamPtr(boost::asio::ip::tcp::socket)>;
 
@@ -49,7 +49,7 @@ class TcpServer {
   size_t open() const { return listener_.open(); }
 
  private:
-  void onAccepted(boost::asio::ip::tcp::socket socket, std::shared_ptr<void> slot);
+  void onAccepted(boost::asio::ip::tcp::socket socket, AdmissionSlot slot);
   void onRejected(boost::asio::ip::tcp::socket& socket);
 
   const ConnectionOptions options_;  // connections refer to it: lives as long as the server

@@ -18,10 +18,6 @@ namespace {
 // read is pending on it, so it cannot be shared as plain TCP's is). Records
 // are at most 16 KiB; a smaller buffer only means more reads per record.
 constexpr size_t kTlsReadChunk = 8 * 1024;
-// Writes are gathered into one buffer of at most this size: an ssl::stream
-// encrypts one buffer per record, so 64 short lines would otherwise cost
-// 64 records and 64 system calls.
-constexpr size_t kMaxGather = 64 * 1024;
 
 class TlsStream final : public ByteStream {
  public:
@@ -30,48 +26,25 @@ class TlsStream final : public ByteStream {
 
   asio::ip::tcp::socket& socket() override { return stream_.next_layer(); }
 
-  void handshake(HandshakeHandler done) override {
-    stream_.async_handshake(ssl::stream_base::server, std::move(done));
+  void handshake(UserPtr user) override {
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        [user = std::move(user)](const error_code& ec) { user->onHandshake(ec); });
   }
 
-  void readSome(ReadHandler done) override {
+  void readSome(UserPtr user) override {
     stream_.async_read_some(asio::buffer(input_.get(), kTlsReadChunk),
-                            [this, done = std::move(done)](const error_code& ec, size_t n) {
-                              done(ec, std::string_view(input_.get(), ec ? 0 : n));
+                            [this, user = std::move(user)](const error_code& ec, size_t n) {
+                              user->onRead(ec, std::string_view(input_.get(), ec ? 0 : n));
                             });
   }
 
-  void write(const std::vector<asio::const_buffer>& buffers, WriteHandler done) override {
-    // Gather into one buffer (see kMaxGather). The caller's buffers stay
-    // valid until `done`, so whatever does not fit is written by a second
-    // round from where this one stopped.
-    output_.clear();
-    size_t skip = written_;
-    for (const auto& b : buffers) {
-      const char* p = static_cast<const char*>(b.data());
-      size_t size = b.size();
-      if (skip >= size) {
-        skip -= size;
-        continue;
-      }
-      p += skip;
-      size -= skip;
-      skip = 0;
-      size_t take = std::min(size, kMaxGather - output_.size());
-      output_.append(p, take);
-      if (output_.size() == kMaxGather) break;
-    }
-    asio::async_write(stream_, asio::buffer(output_),
-                      [this, buffers, done = std::move(done)](const error_code& ec, size_t n) {
-                        if (ec) {
-                          written_ = 0;
-                          return done(ec);
-                        }
-                        written_ += n;
-                        if (written_ < asio::buffer_size(buffers)) return write(buffers, done);
-                        written_ = 0;
-                        done(ec);
-                      });
+  void write(asio::const_buffer buffer, UserPtr user) override {
+    // The connection hands over its queued lines as one buffer, so an
+    // ssl::stream encrypts them into full records, not one per line.
+    asio::async_write(stream_, buffer, [user = std::move(user)](const error_code& ec, size_t) {
+      user->onWritten(ec);
+    });
   }
 
   void close() override {
@@ -86,8 +59,6 @@ class TlsStream final : public ByteStream {
  private:
   ssl::stream<asio::ip::tcp::socket> stream_;
   std::unique_ptr<char[]> input_;
-  std::string output_;  // the gathered bytes of the write in flight
-  size_t written_ = 0;  // bytes of the current write() already sent
 };
 
 std::string opensslError(const error_code& ec) {

@@ -17,7 +17,7 @@ WebServer::WebServer(EventLoopPool& loops, ConnectionOptions options, StaticFile
           loops, "web", options_.max_connections, options_.max_connections_per_address,
           // The slot keeps the place under the limits for as long as the
           // HTTP session, or the WebSocket it becomes, holds it.
-          [this](asio::ip::tcp::socket s, std::shared_ptr<void> slot) {
+          [this](asio::ip::tcp::socket s, AdmissionSlot slot) {
             std::make_shared<HttpSession>(std::move(s), *this, std::move(slot))->start();
           },
           [this](asio::ip::tcp::socket& s) { onRejected(s); }) {}
@@ -38,12 +38,14 @@ void WebServer::onRejected(asio::ip::tcp::socket& socket) {
 }
 
 void WebServer::upgrade(asio::ip::tcp::socket socket, WebSocketConnection::UpgradeRequest request,
-                        std::shared_ptr<void> slot) {
+                        AdmissionSlot slot) {
   auto ws = std::make_shared<WebSocketConnection>(std::move(socket), options_);
   websockets_->fetch_add(1);
-  ws->setCloseCallback([websockets = websockets_, slot = std::move(slot)]() mutable {
+  // std::function wants a copyable callback: the slot moves into a shared one.
+  ws->setCloseCallback([websockets = websockets_,
+                        slot = std::make_shared<AdmissionSlot>(std::move(slot))]() mutable {
     websockets->fetch_sub(1);
-    slot.reset();
+    slot->release();
   });
   ws->start(std::move(request), factory_(ws));
 }

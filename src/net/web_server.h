@@ -34,7 +34,7 @@ namespace parley::net {
 
 class WebServer {
  public:
-  using HandlerFactory = std::function<std::unique_ptr<LineHandler>(const TransportPtr&)>;
+  using HandlerFactory = std::function<std::shared_ptr<LineHandler>(const TransportPtr&)>;
 
   // `files` may be null: then only /ws is served (and / says why not).
   WebServer(EventLoopPool& loops, ConnectionOptions options, StaticFilesPtr files,
@@ -59,7 +59,7 @@ class WebServer {
   // Turns an HTTP connection into a WebSocket client. `slot` holds the
   // connection's place under the limits until the WebSocket closes.
   void upgrade(boost::asio::ip::tcp::socket socket, WebSocketConnection::UpgradeRequest request,
-               std::shared_ptr<void> slot);
+               AdmissionSlot slot);
 
  private:
   void onRejected(boost::asio::ip::tcp::socket& socket);

@@ -45,7 +45,7 @@ WebSocketConnection::WebSocketConnection(asio::ip::tcp::socket socket,
 
 WebSocketConnection::~WebSocketConnection() = default;
 
-void WebSocketConnection::start(UpgradeRequest request, std::unique_ptr<LineHandler> handler) {
+void WebSocketConnection::start(UpgradeRequest request, std::shared_ptr<LineHandler> handler) {
   handler_ = std::move(handler);
   // Beast's own timers replace the TCP stream's; the idle rule is ours (the
   // same as for TCP clients: the `ping` op keeps a connection alive), so

@@ -45,7 +45,7 @@ class WebSocketConnection : public Transport,
   // Answers the upgrade `request` (already read by the HTTP side), then
   // reads messages into `handler`, which the connection owns. If the
   // handshake fails the connection closes (handler->onClose()). Loop only.
-  void start(UpgradeRequest request, std::unique_ptr<LineHandler> handler);
+  void start(UpgradeRequest request, std::shared_ptr<LineHandler> handler);
   // `fn` runs once when the connection has closed (loop thread). Set before start().
   void setCloseCallback(std::function<void()> fn) { on_closed_ = std::move(fn); }
 
@@ -78,7 +78,7 @@ class WebSocketConnection : public Transport,
   boost::asio::steady_timer timer_;  // idle checks, then the close grace period
   boost::asio::io_context::executor_type loop_;
   const ConnectionOptions& options_;
-  std::unique_ptr<LineHandler> handler_;
+  std::shared_ptr<LineHandler> handler_;
   std::string peer_address_;
 
   boost::beast::flat_buffer input_;  // the message being received

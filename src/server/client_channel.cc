@@ -16,8 +16,18 @@ constexpr size_t kResumeReadingBelow = 16;
 
 }  // namespace
 
-ClientChannel::ClientChannel(ChatService& service, const net::TransportPtr& connection)
+std::shared_ptr<ClientChannel> ClientChannel::create(ChatService& service,
+                                                     const net::TransportPtr& connection,
+                                                     ConnectionTracker& tracker) {
+  auto channel = std::make_shared<ClientChannel>(service, connection, tracker);
+  tracker.add(channel);
+  return channel;
+}
+
+ClientChannel::ClientChannel(ChatService& service, const net::TransportPtr& connection,
+                             ConnectionTracker& tracker)
     : metrics_(service.metrics()),
+      tracker_(tracker),
       connection_(connection),
       session_(std::make_shared<Session>(service, std::make_shared<ConnectionSink>(connection))) {}
 
@@ -97,6 +107,7 @@ void ClientChannel::onClose() {
   }
   waiting_.clear();
   session_->closed();
+  tracker_.remove(this);
 }
 
 void ClientChannel::shutdown(const std::string& reason) {
@@ -128,17 +139,6 @@ void ClientChannel::finishShutdown() {
   }
   session_->sink().send(protocol::shutdownEvent(shutdown_reason_));
   session_->sink().close();
-}
-
-ClientLineHandler::ClientLineHandler(std::shared_ptr<ClientChannel> channel,
-                                     ConnectionTracker& tracker)
-    : channel_(std::move(channel)), tracker_(tracker) {
-  tracker_.add(channel_);
-}
-
-void ClientLineHandler::onClose() {
-  channel_->onClose();
-  tracker_.remove(channel_.get());
 }
 
 }  // namespace parley::server

@@ -5,7 +5,12 @@
 // the outcome, and applies backpressure: while too many requests are waiting,
 // it stops reading from the socket.
 //
-// Loop-thread only.
+// The connection keeps it (as its LineHandler) until it has reported the
+// close; work still pending on the pool keeps it too, so late results land
+// safely. It registers itself with the ConnectionTracker for the shutdown
+// notice and leaves it at close.
+//
+// Loop-thread only, except shutdown().
 #pragma once
 
 #include <memory>
@@ -22,15 +27,21 @@ namespace parley::server {
 
 class ConnectionTracker;
 
-class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
+class ClientChannel final : public net::LineHandler,
+                            public std::enable_shared_from_this<ClientChannel> {
  public:
-  ClientChannel(ChatService& service, const net::TransportPtr& connection);
+  // A channel for `connection`, registered with `tracker`.
+  static std::shared_ptr<ClientChannel> create(ChatService& service,
+                                               const net::TransportPtr& connection,
+                                               ConnectionTracker& tracker);
+  ClientChannel(ChatService& service, const net::TransportPtr& connection,
+                ConnectionTracker& tracker);
   // Counts one answered request (and its error code, if any).
   void count(const Status& status);
 
-  void onLine(std::string_view line);
-  void onOversizedLine();
-  void onClose();
+  void onLine(std::string_view line) override;
+  void onOversizedLine() override;
+  void onClose() override;
 
   // Tells the client the server is going down, then closes: the request
   // being executed, if any, finishes and is answered first; requests still
@@ -45,6 +56,7 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
   void finishShutdown();
 
   Metrics* metrics_;
+  ConnectionTracker& tracker_;
   std::weak_ptr<net::Transport> connection_;
   std::shared_ptr<Session> session_;
   VectorFifo<std::string> waiting_;  // lines received while a request runs
@@ -53,20 +65,6 @@ class ClientChannel : public std::enable_shared_from_this<ClientChannel> {
   bool authenticated_ = false;  // as last told to the connection
   bool shutting_down_ = false;  // no new request starts
   std::string shutdown_reason_;
-};
-
-// The LineHandler the connection owns; forwards to a shared ClientChannel so
-// that callbacks still pending on the pool can outlive the handler safely.
-class ClientLineHandler : public net::LineHandler {
- public:
-  ClientLineHandler(std::shared_ptr<ClientChannel> channel, ConnectionTracker& tracker);
-  void onLine(std::string_view line) override { channel_->onLine(line); }
-  void onOversizedLine() override { channel_->onOversizedLine(); }
-  void onClose() override;
-
- private:
-  std::shared_ptr<ClientChannel> channel_;
-  ConnectionTracker& tracker_;
 };
 
 }  // namespace parley::server

@@ -85,9 +85,8 @@ Status ParleyServer::start() {
   conn.reject_line = protocol::serializeError(
       nullptr, Status::Unavailable("too many connections; try again later"));
   tcp_ = std::make_unique<net::TcpServer>(
-      *loops_, conn, [this](const net::ConnectionPtr& c) -> std::unique_ptr<net::LineHandler> {
-        auto channel = std::make_shared<ClientChannel>(*service_, c);
-        return std::make_unique<ClientLineHandler>(channel, tracker_);
+      *loops_, conn, [this](const net::ConnectionPtr& c) -> std::shared_ptr<net::LineHandler> {
+        return ClientChannel::create(*service_, c, tracker_);
       });
   if (!config_.tls_cert.empty()) {
     auto tls = net::TlsContext::loadServer(config_.tls_cert, config_.tls_key);
@@ -127,9 +126,8 @@ Status ParleyServer::startWeb(const net::ConnectionOptions& options) {
   }
   web_ = std::make_unique<net::WebServer>(
       *loops_, options, files,
-      [this](const net::TransportPtr& t) -> std::unique_ptr<net::LineHandler> {
-        auto channel = std::make_shared<ClientChannel>(*service_, t);
-        return std::make_unique<ClientLineHandler>(channel, tracker_);
+      [this](const net::TransportPtr& t) -> std::shared_ptr<net::LineHandler> {
+        return ClientChannel::create(*service_, t, tracker_);
       });
   Status listened = web_->listen(config_.host, config_.web_port);
   if (!listened.ok()) return listened;

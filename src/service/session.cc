@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace parley {
 
 using protocol::Op;
@@ -79,7 +81,8 @@ void Session::handle(const Request& r, Done done) {
   ChatService* service = &service_;
   switch (r.op) {
     case Op::kLogout: {
-      auto token_hash = token_hash_;
+      std::string token_hash =
+          token_hash_[0] ? std::string(token_hash_.data(), token_hash_.size()) : "";
       endLogin();
       runBlocking(
           [service, token_hash]() -> Result<Reply> {
@@ -159,7 +162,10 @@ void Session::startLogin(std::function<Result<LoginResult>()> work, Done done) {
         return;
       }
       self->user_ = login.user;
-      self->token_hash_ = login.token_hash;
+      self->token_hash_.fill(0);
+      if (login.token_hash.size() == self->token_hash_.size()) {
+        std::copy(login.token_hash.begin(), login.token_hash.end(), self->token_hash_.begin());
+      }
       self->epoch_++;
       self->delivered_ = login.ack_point;
       self->parked_.clear();
@@ -182,7 +188,7 @@ void Session::endLogin() {
   User me = *user_;
   service_.registry().remove(me.id, this);
   user_.reset();
-  token_hash_.clear();
+  token_hash_.fill(0);
   epoch_++;
   parked_.clear();
   dropped_parked_ = false;

@@ -3,11 +3,14 @@
 // resume anyone's session.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace parley {
 
 std::string newToken();
+// 64 hex digits (kTokenHashChars).
 std::string hashToken(const std::string& token);
+constexpr size_t kTokenHashChars = 64;
 
 }  // namespace parley

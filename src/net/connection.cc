@@ -141,7 +141,7 @@ void Connection::whenDrained(std::function<void()> fn) {
   if (queued_bytes_ == 0) {
     post(std::move(fn));
   } else {
-    on_drained_ = std::move(fn);
+    on_drained_ = std::make_unique<std::function<void()>>(std::move(fn));
   }
 }
 
@@ -267,8 +267,7 @@ void Connection::onWritten(const error_code& ec) {
   }
   if (on_drained_) {
     auto fn = std::move(on_drained_);
-    on_drained_ = nullptr;
-    fn();
+    (*fn)();
   }
 }
 

@@ -164,7 +164,8 @@ class Connection : public Transport,
   std::string output_;
   std::string writing_;
   size_t queued_bytes_ = 0;  // output_ + writing_
-  std::function<void()> on_drained_;
+  // Rarely set (replay backpressure): held out of line.
+  std::unique_ptr<std::function<void()>> on_drained_;
 
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point handshake_deadline_;  // while !authenticated_

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 namespace parley {
 
 using protocol::Op;
@@ -81,8 +79,7 @@ void Session::handle(const Request& r, Done done) {
   ChatService* service = &service_;
   switch (r.op) {
     case Op::kLogout: {
-      std::string token_hash =
-          token_hash_[0] ? std::string(token_hash_.data(), token_hash_.size()) : "";
+      std::string token_hash = unpackTokenHash(token_hash_);
       endLogin();
       runBlocking(
           [service, token_hash]() -> Result<Reply> {
@@ -162,10 +159,7 @@ void Session::startLogin(std::function<Result<LoginResult>()> work, Done done) {
         return;
       }
       self->user_ = login.user;
-      self->token_hash_.fill(0);
-      if (login.token_hash.size() == self->token_hash_.size()) {
-        std::copy(login.token_hash.begin(), login.token_hash.end(), self->token_hash_.begin());
-      }
+      self->token_hash_ = packTokenHash(login.token_hash);
       self->epoch_++;
       self->delivered_ = login.ack_point;
       self->parked_.clear();

@@ -9,7 +9,6 @@
 // loop only (the sink's post() brings other threads there).
 #pragma once
 
-#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -66,10 +65,9 @@ class Session : public std::enable_shared_from_this<Session> {
   ChatService& service_;
   SessionSinkPtr sink_;
   std::optional<User> user_;
-  // The login's token hash, for logout; all zero when there is none. Inline,
-  // where a std::string of 64 characters was one more allocation per
-  // logged-in connection.
-  std::array<char, kTokenHashChars> token_hash_{};
+  // The login's token hash, for logout. Packed and inline, where a
+  // std::string of 64 digits was one more allocation per logged-in connection.
+  PackedTokenHash token_hash_{};
   bool closed_ = false;         // the connection is gone; late results are undone
   TokenBucket message_bucket_;  // send + group_send on this connection
   // Bumped at every login/logout so results of work started for an earlier

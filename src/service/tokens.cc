@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 namespace parley {
 
 std::string newToken() {
@@ -18,6 +20,25 @@ std::string hashToken(const std::string& token) {
                      token.size(), nullptr, 0);
   char hex[sizeof digest * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return hex;
+}
+
+PackedTokenHash packTokenHash(const std::string& hex) {
+  PackedTokenHash packed{};
+  size_t length = 0;
+  if (hex.size() != packed.size() * 2 ||
+      sodium_hex2bin(packed.data(), packed.size(), hex.data(), hex.size(), nullptr, &length,
+                     nullptr) != 0 ||
+      length != packed.size()) {
+    packed.fill(0);
+  }
+  return packed;
+}
+
+std::string unpackTokenHash(const PackedTokenHash& packed) {
+  if (std::all_of(packed.begin(), packed.end(), [](unsigned char b) { return b == 0; })) return "";
+  char hex[sizeof(PackedTokenHash) * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, packed.data(), packed.size());
   return hex;
 }
 

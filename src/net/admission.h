@@ -65,8 +65,8 @@ class AdmissionSlot {
 
   // Gives the place back now. Idempotent.
   void release() {
+    // Moving out leaves admission_ empty, so a second call does nothing.
     if (auto admission = std::move(admission_)) admission->release(address_);
-    admission_ = nullptr;
   }
 
  private:

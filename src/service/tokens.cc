@@ -5,22 +5,29 @@
 #include <algorithm>
 
 namespace parley {
+namespace {
 
-std::string newToken() {
-  unsigned char raw[32];
-  randombytes_buf(raw, sizeof raw);
-  char hex[sizeof raw * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+// Tokens, their hashes and packed hashes are all 32 bytes.
+std::string toHex(const PackedTokenHash& bytes) {
+  char hex[sizeof(PackedTokenHash) * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, bytes.data(), bytes.size());
   return hex;
 }
 
+}  // namespace
+
+std::string newToken() {
+  PackedTokenHash raw;
+  randombytes_buf(raw.data(), raw.size());
+  return toHex(raw);
+}
+
 std::string hashToken(const std::string& token) {
-  unsigned char digest[32];
-  crypto_generichash(digest, sizeof digest, reinterpret_cast<const unsigned char*>(token.data()),
-                     token.size(), nullptr, 0);
-  char hex[sizeof digest * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return hex;
+  PackedTokenHash digest;
+  crypto_generichash(digest.data(), digest.size(),
+                     reinterpret_cast<const unsigned char*>(token.data()), token.size(), nullptr,
+                     0);
+  return toHex(digest);
 }
 
 PackedTokenHash packTokenHash(const std::string& hex) {
@@ -37,9 +44,7 @@ PackedTokenHash packTokenHash(const std::string& hex) {
 
 std::string unpackTokenHash(const PackedTokenHash& packed) {
   if (std::all_of(packed.begin(), packed.end(), [](unsigned char b) { return b == 0; })) return "";
-  char hex[sizeof(PackedTokenHash) * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, packed.data(), packed.size());
-  return hex;
+  return toHex(packed);
 }
 
 }  // namespace parley

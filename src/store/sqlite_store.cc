@@ -144,9 +144,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     // 1 MiB of page cache per reader instead of SQLite's 2 MiB: readers do
     // point lookups and short range scans, the kernel's page cache already
     // holds the file for all of them, and four private caches filled with
-    // the same token and user pages were ~450 bytes per connection of an
+    // the same token and user pages were ~490 bytes per connection of an
     // idle server's 19,000 (resume touches every token). Resume throughput
-    // was unchanged (7,500-8,600 logins/s either way).
+    // was unchanged (7,400-8,700 logins/s either way).
     st = r->execScript("PRAGMA cache_size=-1024;");
     if (!st.ok()) return st;
     store->free_readers_.push_back(std::move(r));

@@ -18,10 +18,10 @@ namespace {
 
 // Bytes asked of Beast per read: a message longer than the limit is caught
 // after at most this much more than the limit has been buffered.
-constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kWsReadChunk = 16 * 1024;
 
 // How long close() waits for queued output and the closing handshake.
-constexpr std::chrono::seconds kCloseGrace{2};
+constexpr std::chrono::seconds kWsCloseGrace{2};
 
 // A browser that connects but never completes the upgrade is cut off.
 constexpr std::chrono::seconds kHandshakeTimeout{10};
@@ -60,7 +60,7 @@ void WebSocketConnection::start(UpgradeRequest request, std::shared_ptr<LineHand
       [](websocket::response_type& res) { res.set(beast::http::field::server, "parley"); }));
   // Our own check (onRead) enforces max_line_bytes with a proper reply;
   // Beast's limit is only a backstop just above it.
-  ws_.read_message_max(options_.max_line_bytes + kReadChunk + 1);
+  ws_.read_message_max(options_.max_line_bytes + kWsReadChunk + 1);
   // Control frames (a client's pings) count as activity too.
   ws_.control_callback([this](websocket::frame_type, beast::string_view) {
     last_activity_ = std::chrono::steady_clock::now();
@@ -137,7 +137,7 @@ void WebSocketConnection::whenDrained(std::function<void()> fn) {
 void WebSocketConnection::armRead() {
   if (reading_ || paused_ || !open_ || state_ != State::kOpen) return;
   reading_ = true;
-  ws_.async_read_some(input_, kReadChunk,
+  ws_.async_read_some(input_, kWsReadChunk,
                       [self = shared_from_this()](const error_code& ec, size_t /*bytes*/) {
                         self->reading_ = false;
                         self->onRead(ec);
@@ -273,7 +273,7 @@ void WebSocketConnection::closeInLoop(bool flush_first) {
   // Bounded: a peer that takes neither its last messages nor the closing
   // handshake is cut off after the grace period.
   timer_.cancel();
-  timer_.expires_after(kCloseGrace);
+  timer_.expires_after(kWsCloseGrace);
   timer_.async_wait([self = shared_from_this()](const error_code& ec) {
     if (!ec) self->finishClose();
   });

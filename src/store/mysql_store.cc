@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "store/chat_key.h"
 #include "store/mysql_schema.h"
 
 namespace parley {
@@ -15,10 +16,6 @@ constexpr int kAttempts = 3;
 // How long a caller waits for a pooled connection before `unavailable`.
 constexpr std::chrono::seconds kPoolWait{5};
 
-std::string directChat(UserId a, UserId b) {
-  return "d:" + std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
-}
-std::string groupChat(GroupId g) { return "g:" + std::to_string(g); }
 
 int64_t num(const std::optional<std::string>& v) { return v ? std::stoll(*v) : 0; }
 std::string str(const std::optional<std::string>& v) { return v.value_or(""); }
@@ -310,7 +307,7 @@ Result<Store::Appended> MysqlStore::appendDirect(UserId from, UserId to, const s
     out = Appended{};
     Status r = c.exec(
         "INSERT INTO messages(chat, sender_id, recipient_id, body, ts) VALUES (?, ?, ?, ?, ?)",
-        {directChat(from, to), from, to, text, ts});
+        {directChatKey(from, to), from, to, text, ts});
     if (!r.ok()) return r;
     out.id = static_cast<MessageId>(c.insertId());
     // The row lock taken here is what makes this the one writer of the
@@ -340,7 +337,7 @@ Result<Store::Appended> MysqlStore::appendGroup(GroupId group, UserId from, cons
     if (!r.ok()) return r;
     if (member.empty()) return Status::NotFound("not a member");
     r = c.exec("INSERT INTO messages(chat, sender_id, group_id, body, ts) VALUES (?, ?, ?, ?, ?)",
-               {groupChat(group), from, group, text, ts});
+               {groupChatKey(group), from, group, text, ts});
     if (!r.ok()) return r;
     out.id = static_cast<MessageId>(c.insertId());
     // Stored once; every member but the sender gets the next seq of its own
@@ -421,7 +418,7 @@ Result<std::vector<Message>> MysqlStore::directHistory(UserId a, UserId b,
     rows.clear();
     return c.exec("SELECT " MESSAGE_COLUMNS MESSAGE_JOINS
                   " WHERE m.chat = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?",
-                  {directChat(a, b), before.value_or(INT64_MAX), int64_t{limit}}, &rows);
+                  {directChatKey(a, b), before.value_or(INT64_MAX), int64_t{limit}}, &rows);
   });
   if (!st.ok()) return st;
   std::vector<Message> out;
@@ -436,7 +433,7 @@ Result<std::vector<Message>> MysqlStore::groupHistory(GroupId group,
     rows.clear();
     return c.exec("SELECT " MESSAGE_COLUMNS MESSAGE_JOINS
                   " WHERE m.chat = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?",
-                  {groupChat(group), before.value_or(INT64_MAX), int64_t{limit}}, &rows);
+                  {groupChatKey(group), before.value_or(INT64_MAX), int64_t{limit}}, &rows);
   });
   if (!st.ok()) return st;
   std::vector<Message> out;

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <optional>
 
+#include "store/chat_key.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_schema.h"
 
@@ -40,10 +41,6 @@ class WaitedJob final : public SqliteWriter::Job {
   Status result_;
 };
 
-std::string directChat(UserId a, UserId b) {
-  return "d:" + std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
-}
-std::string groupChat(GroupId g) { return "g:" + std::to_string(g); }
 
 // The blocking API over the writer's queued jobs: calls `start` with a
 // completion and waits until the writer thread has run it.
@@ -448,7 +445,7 @@ class AppendJob final : public SqliteWriter::Job {
     PREPARE(m, db,
             "INSERT INTO messages(chat, sender_id, recipient_id, group_id, body, ts) "
             "VALUES (?, ?, ?, ?, ?, ?)");
-    m.bind(1, group_ ? groupChat(target_) : directChat(from_, target_)).bind(2, from_);
+    m.bind(1, group_ ? groupChatKey(target_) : directChatKey(from_, target_)).bind(2, from_);
     if (group_) {
       m.bindNull(3).bind(4, target_);
     } else {
@@ -579,7 +576,7 @@ Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq
       }
       for (const Span& span : spans) {
         PREPARE(s, db, span_sql.c_str());
-        s.bind(1, groupChat(span.group))
+        s.bind(1, groupChatKey(span.group))
             .bind(2, std::max(after_seq, span.after))
             .bind(3, span.until)
             .bind(4, user)
@@ -683,7 +680,7 @@ Result<std::vector<Message>> SqliteStore::directHistory(UserId a, UserId b,
   std::vector<Message> out;
   Status st = read([&](SqliteDb& db) -> Status {
     PREPARE(s, db, sql.c_str());
-    s.bind(1, directChat(a, b)).bind(2, before.value_or(INT64_MAX)).bind(3, limit);
+    s.bind(1, directChatKey(a, b)).bind(2, before.value_or(INT64_MAX)).bind(3, limit);
     while (s.step()) out.push_back(readMessage(s, 0));
     return s.status();
   });
@@ -702,7 +699,7 @@ Result<std::vector<Message>> SqliteStore::groupHistory(GroupId group,
   std::vector<Message> out;
   Status st = read([&](SqliteDb& db) -> Status {
     PREPARE(s, db, sql.c_str());
-    s.bind(1, groupChat(group)).bind(2, before.value_or(INT64_MAX)).bind(3, limit);
+    s.bind(1, groupChatKey(group)).bind(2, before.value_or(INT64_MAX)).bind(3, limit);
     while (s.step()) out.push_back(readMessage(s, 0));
     return s.status();
   });

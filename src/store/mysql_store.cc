@@ -16,7 +16,6 @@ constexpr int kAttempts = 3;
 // How long a caller waits for a pooled connection before `unavailable`.
 constexpr std::chrono::seconds kPoolWait{5};
 
-
 int64_t num(const std::optional<std::string>& v) { return v ? std::stoll(*v) : 0; }
 std::string str(const std::optional<std::string>& v) { return v.value_or(""); }
 

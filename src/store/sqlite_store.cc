@@ -41,7 +41,6 @@ class WaitedJob final : public SqliteWriter::Job {
   Status result_;
 };
 
-
 // The blocking API over the writer's queued jobs: calls `start` with a
 // completion and waits until the writer thread has run it.
 template <typename T, typename Start>

@@ -18,6 +18,9 @@ class VectorFifo {
   size_t size() const { return items_.size() - head_; }
   void push(T item) { items_.push_back(std::move(item)); }
   T& front() { return items_[head_]; }
+  T& back() { return items_.back(); }
+  // The i-th item from the front (0 is front()).
+  T& at(size_t i) { return items_[head_ + i]; }
   // Removes the front item; storage is released when the queue drains, and
   // compacted when the dead prefix outgrows the live part.
   void pop() {

@@ -13,6 +13,22 @@ namespace {
 // itself down instead of growing server memory.
 constexpr size_t kMaxWaitingLines = 64;
 constexpr size_t kResumeReadingBelow = 16;
+// Pipelined requests started and not yet answered, at most.
+constexpr size_t kMaxInFlight = 32;
+
+// Requests whose order against later ones can be settled when they start
+// (see Session::handle); anything else waits for an empty pipeline.
+bool pipelines(protocol::Op op) {
+  switch (op) {
+    case protocol::Op::kSend:
+    case protocol::Op::kGroupSend:
+    case protocol::Op::kAck:
+    case protocol::Op::kPing:
+      return true;
+    default:
+      return false;
+  }
+}
 
 }  // namespace
 
@@ -41,37 +57,66 @@ void ClientChannel::onLine(std::string_view line) {
   processNext();
 }
 
+bool ClientChannel::settled() {
+  if (answers_.empty()) return true;
+  const Answer& last = answers_.back();
+  return last.ready || last.ordered;
+}
+
 void ClientChannel::processNext() {
-  while (!busy_ && !closed_ && !shutting_down_ && !waiting_.empty()) {
-    std::string line = std::move(waiting_.front());
+  // A reply that arrives inline (a refusal) calls back in here; the loop
+  // below picks up where it is instead of recursing once per request.
+  if (processing_) return;
+  processing_ = true;
+  while (!closed_ && !shutting_down_ && !waiting_.empty() && settled() &&
+         answers_.size() < kMaxInFlight) {
+    protocol::Parsed parsed = protocol::parseRequest(waiting_.front());
+    // Parsed twice when it has to wait; that is only at the end of a run of
+    // sends, and keeps no parsed request per idle connection.
+    if (parsed.request && !answers_.empty() && !pipelines(parsed.request->op)) break;
     waiting_.pop();
     if (metrics_) metrics_->requests_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (waiting_.size() == kResumeReadingBelow) {
       if (auto c = connection_.lock()) c->resumeReading();
     }
-    protocol::Parsed parsed = protocol::parseRequest(line);
+    const uint32_t slot = answered_ + static_cast<uint32_t>(answers_.size());
+    answers_.push(Answer{});
     if (!parsed.request) {
       // Bad input gets its error and the connection stays open.
       count(parsed.error);
-      session_->sink().send(protocol::serializeError(parsed.rid, parsed.error));
+      answer(slot, protocol::serializeError(parsed.rid, parsed.error));
       continue;
     }
-    busy_ = true;
     auto self = shared_from_this();
     nlohmann::json rid = parsed.request->rid;
-    session_->handle(*parsed.request, [self, rid](Result<protocol::Reply> result) {
-      if (self->closed_) return;
-      self->count(result.ok() ? Status::Ok() : result.status());
-      self->session_->sink().send(result.ok() ? protocol::serializeOk(rid, result.value())
-                                              : protocol::serializeError(rid, result.status()));
-      self->busy_ = false;
-      self->syncAuthenticated();
-      if (self->shutting_down_) {
-        self->finishShutdown();
-      } else {
-        self->processNext();
-      }
-    });
+    const bool ordered =
+        session_->handle(*parsed.request, [self, rid, slot](Result<protocol::Reply> result) {
+          if (self->closed_) return;
+          self->count(result.ok() ? Status::Ok() : result.status());
+          self->answer(slot, result.ok() ? protocol::serializeOk(rid, result.value())
+                                         : protocol::serializeError(rid, result.status()));
+          self->syncAuthenticated();
+          if (self->shutting_down_) {
+            if (self->answers_.empty()) self->finishShutdown();
+          } else {
+            self->processNext();
+          }
+        });
+    // The reply may have been written already (an inline refusal).
+    const uint32_t index = slot - answered_;
+    if (index < answers_.size()) answers_.at(index).ordered = ordered;
+  }
+  processing_ = false;
+}
+
+void ClientChannel::answer(uint32_t slot, std::string line) {
+  Answer& a = answers_.at(slot - answered_);
+  a.line = std::move(line);
+  a.ready = true;
+  while (!answers_.empty() && answers_.front().ready) {
+    session_->sink().send(std::move(answers_.front().line));
+    answers_.pop();
+    ++answered_;
   }
 }
 
@@ -106,6 +151,7 @@ void ClientChannel::onClose() {
                                          std::memory_order_relaxed);
   }
   waiting_.clear();
+  answers_.clear();
   session_->closed();
   tracker_.remove(this);
 }
@@ -116,8 +162,8 @@ void ClientChannel::shutdown(const std::string& reason) {
       if (self->closed_ || self->shutting_down_) return;
       self->shutting_down_ = true;
       self->shutdown_reason_ = reason;
-      // A request being executed finishes and gets its reply first.
-      if (!self->busy_) self->finishShutdown();
+      // Requests being executed finish and get their replies first.
+      if (self->answers_.empty()) self->finishShutdown();
     });
   }
 }

@@ -1,9 +1,19 @@
 // ClientChannel: the glue between one client transport (a JSON-lines TCP
 // connection or a WebSocket; it cannot tell which) and one Session. It
-// parses each line with the protocol layer, runs requests one at a time (so
-// responses come back in request order, as PROTOCOL.md requires), serializes
-// the outcome, and applies backpressure: while too many requests are waiting,
-// it stops reading from the socket.
+// parses each line with the protocol layer, runs the requests in order,
+// serializes the outcomes and answers in request order, as PROTOCOL.md
+// requires; and it applies backpressure: while too many requests are
+// waiting, it stops reading from the socket.
+//
+// Requests are pipelined where that cannot change their meaning: a run of
+// send, group_send, ack and ping may have up to kMaxInFlight requests
+// started at once, as long as each one was *ordered* when it started (see
+// Session::handle: queued for the store's single writer, whose queue keeps
+// their order). Anything else (login, history, add_friend, ...) starts only
+// when every request before it has been answered, and nothing starts after
+// it until it is answered; so each request still sees the effects of all
+// the requests before it. Without this a client's sends waited for each
+// other's commit (one fsync'd batch each), however many it had sent.
 //
 // The connection keeps it (as its LineHandler) until it has reported the
 // close; work still pending on the pool keeps it too, so late results land
@@ -13,6 +23,7 @@
 // Loop-thread only, except shutdown().
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,7 +60,13 @@ class ClientChannel final : public net::LineHandler,
   void shutdown(const std::string& reason);
 
  private:
+  // Starts waiting requests while the rules above allow.
   void processNext();
+  // Stores the reply of request number `slot` and writes every reply that
+  // is now next in request order.
+  void answer(uint32_t slot, std::string line);
+  // True if no started request may still be reordered with a later one.
+  bool settled();
   // Tells the connection when the session logs in or out, so the pre-login
   // limits (line size, handshake deadline) apply exactly while logged out.
   void syncAuthenticated();
@@ -59,8 +76,17 @@ class ClientChannel final : public net::LineHandler,
   ConnectionTracker& tracker_;
   std::weak_ptr<net::Transport> connection_;
   std::shared_ptr<Session> session_;
-  VectorFifo<std::string> waiting_;  // lines received while a request runs
-  bool busy_ = false;
+  VectorFifo<std::string> waiting_;  // lines received, not started yet
+  // One per started request not yet written back, in request order: a
+  // reply that is ready early waits here for the ones before it.
+  struct Answer {
+    std::string line;
+    bool ready = false;    // `line` is the reply
+    bool ordered = false;  // later requests may start (Session::handle)
+  };
+  VectorFifo<Answer> answers_;
+  uint32_t answered_ = 0;    // requests answered so far: answers_.front()'s number
+  bool processing_ = false;  // processNext() is on the stack
   bool closed_ = false;
   bool authenticated_ = false;  // as last told to the connection
   bool shutting_down_ = false;  // no new request starts

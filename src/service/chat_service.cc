@@ -253,25 +253,26 @@ Result<Reply> ChatService::friends(const User& me) {
 
 // --- messages: the hot path ----------------------------------------------------
 
-void ChatService::runAppend(bool on_pool, std::function<void()> append, const ReplyDone& done) {
+bool ChatService::runAppend(bool on_pool, std::function<void()> append, const ReplyDone& done) {
   if (on_pool || store_.queuesAppends()) {
     append();
-    return;
+    return true;
   }
   if (!pool_.trySubmit(std::move(append))) {
     done(Status::Unavailable("server is overloaded, retry later"));
+    return true;
   }
+  return false;
 }
 
-void ChatService::sendAsync(const User& me, std::string to, std::string text, ReplyDone done) {
+bool ChatService::sendAsync(const User& me, std::string to, std::string text, ReplyDone done) {
   if (!user_messages_.tryTake(std::to_string(me.id))) {
     done(Status::RateLimited("too many messages; slow down"));
-    return;
+    return true;
   }
   auto other = cache_.user(to);
   if (other && cache_.friends(me.id, other->id)) {
-    storeDirect(me, *other, std::move(text), /*on_pool=*/false, std::move(done));
-    return;
+    return storeDirect(me, *other, std::move(text), /*on_pool=*/false, std::move(done));
   }
   // Not cached yet: look up on the pool, remember, then store from there.
   auto lookup = [this, me, to = std::move(to), text = std::move(text), done]() mutable {
@@ -289,10 +290,12 @@ void ChatService::sendAsync(const User& me, std::string to, std::string text, Re
   };
   if (!pool_.trySubmit(std::move(lookup))) {
     done(Status::Unavailable("server is overloaded, retry later"));
+    return true;
   }
+  return false;
 }
 
-void ChatService::storeDirect(const User& me, const User& to, std::string text, bool on_pool,
+bool ChatService::storeDirect(const User& me, const User& to, std::string text, bool on_pool,
                               ReplyDone done) {
   TimestampMs ts = nowMs();
   auto started = std::chrono::steady_clock::now();
@@ -312,7 +315,7 @@ void ChatService::storeDirect(const User& me, const User& to, std::string text, 
     reply.message = MessageRef{appended->id, ts};
     done(std::move(reply));
   };
-  runAppend(
+  return runAppend(
       on_pool,
       [this, from = me.id, to = to.id, text = std::move(text), ts,
        committed = std::move(committed)]() mutable {
@@ -321,15 +324,14 @@ void ChatService::storeDirect(const User& me, const User& to, std::string text, 
       done);
 }
 
-void ChatService::groupSendAsync(const User& me, std::string name, std::string text,
+bool ChatService::groupSendAsync(const User& me, std::string name, std::string text,
                                  ReplyDone done) {
   if (!user_messages_.tryTake(std::to_string(me.id))) {
     done(Status::RateLimited("too many messages; slow down"));
-    return;
+    return true;
   }
   if (auto group = cache_.group(name)) {
-    storeGroup(me, *group, std::move(text), /*on_pool=*/false, std::move(done));
-    return;
+    return storeGroup(me, *group, std::move(text), /*on_pool=*/false, std::move(done));
   }
   auto lookup = [this, me, name = std::move(name), text = std::move(text), done]() mutable {
     auto group = store_.findGroup(name);
@@ -342,10 +344,12 @@ void ChatService::groupSendAsync(const User& me, std::string name, std::string t
   };
   if (!pool_.trySubmit(std::move(lookup))) {
     done(Status::Unavailable("server is overloaded, retry later"));
+    return true;
   }
+  return false;
 }
 
-void ChatService::storeGroup(const User& me, const Group& group, std::string text, bool on_pool,
+bool ChatService::storeGroup(const User& me, const Group& group, std::string text, bool on_pool,
                              ReplyDone done) {
   TimestampMs ts = nowMs();
   auto started = std::chrono::steady_clock::now();
@@ -369,7 +373,7 @@ void ChatService::storeGroup(const User& me, const Group& group, std::string tex
     reply.message = MessageRef{appended->id, ts};
     done(std::move(reply));
   };
-  runAppend(
+  return runAppend(
       on_pool,
       [this, from = me.id, group = group.id, text = std::move(text), ts,
        committed = std::move(committed)]() mutable {
@@ -407,21 +411,15 @@ Result<Reply> ChatService::history(const User& me, const protocol::Request& r) {
   return reply;
 }
 
-void ChatService::ackAsync(const User& me, Seq up_to, ReplyDone done) {
+bool ChatService::ackAsync(const User& me, Seq up_to, ReplyDone done) {
   auto acked = [this, done](Result<Seq> result) {
     if (!result.ok()) return done(logged("ack", result.status()));
     done(Reply{});
   };
-  if (store_.queuesAppends()) {
-    store_.ackAsync(me.id, up_to, std::move(acked));
-    return;
-  }
   auto work = [this, user = me.id, up_to, acked = std::move(acked)]() mutable {
     store_.ackAsync(user, up_to, std::move(acked));
   };
-  if (!pool_.trySubmit(std::move(work))) {
-    done(Status::Unavailable("server is overloaded, retry later"));
-  }
+  return runAppend(/*on_pool=*/false, std::move(work), done);
 }
 
 Result<std::vector<Delivery>> ChatService::inboxAfter(const User& me, Seq after) {

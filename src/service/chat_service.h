@@ -113,12 +113,20 @@ class ChatService {
   // queued for the store's writer (or run on the pool when the store cannot
   // queue). `done` runs exactly once, on a store or pool thread — or in the
   // call itself for an immediate refusal (rate_limited, unavailable).
+  //
+  // The result says whether the request is *ordered* on return: refused
+  // already, or queued for the writer, whose queue is first in first out,
+  // so whatever the same client asks next is stored after it. A client's
+  // channel may then start its next send before this one's commit
+  // (pipelining). False: it went through the pool (a lookup-cache miss, a
+  // store that cannot queue) and may still overtake or be overtaken.
   using ReplyDone = std::function<void(Result<protocol::Reply>)>;
-  void sendAsync(const User& me, std::string to, std::string text, ReplyDone done);
-  void groupSendAsync(const User& me, std::string group, std::string text, ReplyDone done);
+  bool sendAsync(const User& me, std::string to, std::string text, ReplyDone done);
+  bool groupSendAsync(const User& me, std::string group, std::string text, ReplyDone done);
   // ack without blocking the caller: queued for the store's writer, or run
-  // on the pool when the store cannot queue. `done` as for sendAsync.
-  void ackAsync(const User& me, Seq up_to, ReplyDone done);
+  // on the pool when the store cannot queue. `done` and the result as for
+  // sendAsync.
+  bool ackAsync(const User& me, Seq up_to, ReplyDone done);
   Result<std::vector<Delivery>> inboxAfter(const User& me, Seq after);
 
  private:
@@ -128,12 +136,14 @@ class ChatService {
   Result<LoginResult> finishLogin(const User& user, const std::string& resumed_token = "");
   // The append and what follows its commit (publish, reply). `on_pool`: the
   // caller is a pool thread, so a store that cannot queue may block here.
-  void storeDirect(const User& me, const User& to, std::string text, bool on_pool, ReplyDone done);
-  void storeGroup(const User& me, const Group& group, std::string text, bool on_pool,
+  // Both return whether the append is ordered on return (see sendAsync).
+  bool storeDirect(const User& me, const User& to, std::string text, bool on_pool, ReplyDone done);
+  bool storeGroup(const User& me, const Group& group, std::string text, bool on_pool,
                   ReplyDone done);
   // Runs `append` now if the store queues (or we are on the pool already),
   // else on the pool; refuses with unavailable when the pool is full.
-  void runAppend(bool on_pool, std::function<void()> append, const ReplyDone& done);
+  // True when `append` ran here or the request was refused.
+  bool runAppend(bool on_pool, std::function<void()> append, const ReplyDone& done);
   Result<std::vector<protocol::FriendView>> friendViews(UserId me);
   void notifyFriends(const User& me, bool online);
   // The store reports a closed database as Unavailable; anything unexpected

@@ -32,23 +32,23 @@ ChatService::ReplyDone Session::backOnLoop(Done done) {
   };
 }
 
-void Session::handle(const Request& r, Done done) {
+bool Session::handle(const Request& r, Done done) {
   // Operations allowed before login.
   switch (r.op) {
     case Op::kPing:
       done(Reply{});
-      return;
+      return true;
     case Op::kRegister: {
       auto name = r.name, password = r.password;
       runBlocking([this, name, password] { return service_.registerUser(name, password); },
                   std::move(done));
-      return;
+      return false;
     }
     case Op::kLogin:
     case Op::kResume: {
       if (user_) {
         done(Status::Conflict("already logged in as " + user_->name + "; logout first"));
-        return;
+        return true;
       }
       ChatService* service = &service_;
       if (r.op == Op::kLogin) {
@@ -61,20 +61,20 @@ void Session::handle(const Request& r, Done done) {
         auto token = r.token;
         startLogin([service, token] { return service->resume(token); }, std::move(done));
       }
-      return;
+      return false;
     }
     default:
       break;
   }
   if (!user_) {
     done(Status::Unauthorized("log in first"));
-    return;
+    return true;
   }
   // From here on the acting user is this session's, whatever the request says.
   const User me = *user_;
   if ((r.op == Op::kSend || r.op == Op::kGroupSend) && !message_bucket_.tryTake()) {
     done(Status::RateLimited("too many messages on this connection; slow down"));
-    return;
+    return true;
   }
   ChatService* service = &service_;
   switch (r.op) {
@@ -88,46 +88,44 @@ void Session::handle(const Request& r, Done done) {
             return Reply{};
           },
           std::move(done));
-      return;
+      return false;
     }
     case Op::kAddFriend:
       runBlocking([service, me, u = r.user] { return service->addFriend(me, u); }, std::move(done));
-      return;
+      return false;
     case Op::kFriends:
       runBlocking([service, me] { return service->friends(me); }, std::move(done));
-      return;
+      return false;
     case Op::kSend:
-      service->sendAsync(me, r.to, r.text, backOnLoop(std::move(done)));
-      return;
+      return service->sendAsync(me, r.to, r.text, backOnLoop(std::move(done)));
     case Op::kCreateGroup:
       runBlocking([service, me, g = r.group, d = r.desc] { return service->createGroup(me, g, d); },
                   std::move(done));
-      return;
+      return false;
     case Op::kJoinGroup:
       runBlocking([service, me, g = r.group] { return service->joinGroup(me, g); },
                   std::move(done));
-      return;
+      return false;
     case Op::kLeaveGroup:
       runBlocking([service, me, g = r.group] { return service->leaveGroup(me, g); },
                   std::move(done));
-      return;
+      return false;
     case Op::kGroups:
       runBlocking([service, me] { return service->groups(me); }, std::move(done));
-      return;
+      return false;
     case Op::kMembers:
       runBlocking([service, me, g = r.group] { return service->members(me, g); }, std::move(done));
-      return;
+      return false;
     case Op::kGroupSend:
-      service->groupSendAsync(me, r.group, r.text, backOnLoop(std::move(done)));
-      return;
+      return service->groupSendAsync(me, r.group, r.text, backOnLoop(std::move(done)));
     case Op::kHistory:
       runBlocking([service, me, r] { return service->history(me, r); }, std::move(done));
-      return;
+      return false;
     case Op::kAck:
-      service->ackAsync(me, r.up_to, backOnLoop(std::move(done)));
-      return;
+      return service->ackAsync(me, r.up_to, backOnLoop(std::move(done)));
     default:
       done(Status::Internal("unhandled op"));
+      return true;
   }
 }
 

@@ -35,7 +35,12 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  void handle(const protocol::Request& request, Done done);
+  // Starts `request`. Returns true when the requests after it may start
+  // before its reply arrives: it is answered already, or its effects are
+  // queued in order ahead of whatever a later request does (a send queued
+  // for the store's writer, see ChatService::sendAsync). False: the caller
+  // waits for `done` before starting the next one.
+  bool handle(const protocol::Request& request, Done done);
   // An event for this session's user from the bus (via the registry).
   void onEnvelope(const Envelope& envelope);
   // The connection is gone: end the login, if any.

@@ -299,6 +299,79 @@ TEST_F(SingleNodeTest, PipelinedRequestsAreAnsweredInOrder) {
   }
 }
 
+// Sends, acks and pings are pipelined (several started before the first is
+// stored); anything else waits for them and holds back what follows. A
+// client must not be able to tell: replies come in request order, each
+// request sees the effects of every request before it, and messages are
+// stored and delivered in the order they were sent.
+TEST_F(SingleNodeTest, PipelinedSendsKeepTheirOrderAroundOtherRequests) {
+  auto alice = user("alice");
+  auto bob = user("bob");
+  auto carol = user("carol");
+  ASSERT_EQ(alice->request({{"op", "add_friend"}, {"user", "bob"}})["ok"], true);
+  std::vector<json> batch;
+  auto to_bob = [&](int i) {
+    batch.push_back({{"op", "send"}, {"to", "bob"}, {"text", "m" + std::to_string(i)}});
+  };
+  for (int i = 0; i < 40; ++i) to_bob(i);
+  // Needs the sends before it stored, and the send after it needs it.
+  batch.push_back({{"op", "history"}, {"with", "bob"}, {"limit", 200}});
+  batch.push_back({{"op", "add_friend"}, {"user", "carol"}});
+  batch.push_back({{"op", "send"}, {"to", "carol"}, {"text", "first to carol"}});
+  for (int i = 40; i < 80; ++i) to_bob(i);
+  batch.push_back({{"op", "ping"}});
+  batch.push_back({{"op", "create_group"}, {"name", "crew"}});
+  batch.push_back({{"op", "group_send"}, {"group", "crew"}, {"text", "g0"}});
+  for (int i = 80; i < 120; ++i) to_bob(i);
+  batch.push_back({{"op", "history"}, {"with", "bob"}, {"limit", 200}});
+  std::string bytes;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]["rid"] = static_cast<int64_t>(i);
+    bytes += batch[i].dump() + "\n";
+  }
+  alice->sendRaw(bytes);
+
+  std::vector<json> replies;
+  while (replies.size() < batch.size()) {
+    auto r = alice->readLine(10s);
+    ASSERT_TRUE(r) << "missing replies after " << replies.size();
+    if (r->contains("event")) continue;
+    ASSERT_EQ((*r)["rid"], static_cast<int64_t>(replies.size())) << r->dump();
+    EXPECT_EQ((*r)["ok"], true) << batch[replies.size()].dump() << " -> " << r->dump();
+    replies.push_back(*r);
+  }
+  // Message ids follow the order the sends were made in.
+  int64_t last_id = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!replies[i].contains("message")) continue;
+    int64_t id = replies[i]["message"]["id"].get<int64_t>();
+    EXPECT_GT(id, last_id) << "request " << i;
+    last_id = id;
+  }
+  // Each history saw exactly the sends before it, in order.
+  auto texts = [](const json& history) {
+    std::vector<std::string> out;
+    for (const auto& m : history["messages"]) out.push_back(m["text"]);
+    return out;
+  };
+  auto expected = [](int n) {
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i) out.push_back("m" + std::to_string(i));
+    return out;
+  };
+  EXPECT_EQ(texts(replies[40]), expected(40));
+  EXPECT_EQ(texts(replies.back()), expected(120));
+  // Bob got them live in order, carol got hers.
+  for (int i = 0; i < 120; ++i) {
+    auto m = bob->nextEventOf("message");
+    ASSERT_TRUE(m) << "bob is missing m" << i;
+    EXPECT_EQ((*m)["text"], "m" + std::to_string(i));
+  }
+  auto c = carol->nextEventOf("message");
+  ASSERT_TRUE(c);
+  EXPECT_EQ((*c)["text"], "first to carol");
+}
+
 TEST_F(SingleNodeTest, TwoDevicesOfOneUserBothReceive) {
   auto alice = user("alice");
   auto bob1 = user("bob");

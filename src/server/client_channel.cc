@@ -156,12 +156,11 @@ void ClientChannel::onClose() {
   tracker_.remove(this);
 }
 
-void ClientChannel::shutdown(const std::string& reason) {
+void ClientChannel::shutdown() {
   if (auto c = connection_.lock()) {
-    c->post([self = shared_from_this(), reason] {
+    c->post([self = shared_from_this()] {
       if (self->closed_ || self->shutting_down_) return;
       self->shutting_down_ = true;
-      self->shutdown_reason_ = reason;
       // Requests being executed finish and get their replies first.
       if (self->answers_.empty()) self->finishShutdown();
     });
@@ -183,7 +182,7 @@ void ClientChannel::finishShutdown() {
     count(why);
     session_->sink().send(protocol::serializeError(parsed.rid, why));
   }
-  session_->sink().send(protocol::shutdownEvent(shutdown_reason_));
+  session_->sink().send(protocol::shutdownEvent("server shutting down"));
   session_->sink().close();
 }
 

@@ -54,10 +54,10 @@ class ClientChannel final : public net::LineHandler,
   void onOversizedLine() override;
   void onClose() override;
 
-  // Tells the client the server is going down, then closes: the request
-  // being executed, if any, finishes and is answered first; requests still
-  // waiting are answered `unavailable`. Any thread.
-  void shutdown(const std::string& reason);
+  // Tells the client the server is going down, then closes: requests being
+  // executed finish and are answered first; requests still waiting are
+  // answered `unavailable`. Any thread.
+  void shutdown();
 
  private:
   // Starts waiting requests while the rules above allow.
@@ -90,7 +90,6 @@ class ClientChannel final : public net::LineHandler,
   bool closed_ = false;
   bool authenticated_ = false;  // as last told to the connection
   bool shutting_down_ = false;  // no new request starts
-  std::string shutdown_reason_;
 };
 
 }  // namespace parley::server

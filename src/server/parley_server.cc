@@ -193,7 +193,7 @@ void ParleyServer::stop() {
   if (loops_) {
     auto channels = tracker_.all();
     spdlog::info("shutting down: closing {} connections", channels.size());
-    for (auto& channel : channels) channel->shutdown("server shutting down");
+    for (auto& channel : channels) channel->shutdown();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     while (tracker_.size() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -31,8 +31,7 @@ Connection::Connection(asio::ip::tcp::socket socket, const ConnectionOptions& op
 
 Connection::Connection(ByteStreamPtr stream, const ConnectionOptions& options)
     : stream_(std::move(stream)),
-      socket_(stream_->socket()),
-      loop_(*socket_.get_executor().target<asio::io_context::executor_type>()),
+      loop_(*stream_->socket().get_executor().target<asio::io_context::executor_type>()),
       options_(options),
       framer_(options.max_line_bytes_before_auth > 0
                   ? std::min(options.max_line_bytes_before_auth, options.max_line_bytes)
@@ -41,18 +40,31 @@ Connection::Connection(ByteStreamPtr stream, const ConnectionOptions& options)
       handshake_deadline_(last_activity_ + options.handshake_timeout),
       flusher_(&asio::use_service<WriteFlusher>(loop_.context())) {
   error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  peer_address_ = ec ? "" : ep.address().to_string();
-  peer_port_ = ec ? 0 : ep.port();
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  auto& socket = stream_->socket();
+  auto ep = socket.remote_endpoint(ec);
+  if (!ec) {
+    const asio::ip::address a = ep.address();
+    peer_ip_ = (a.is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()) : a.to_v6())
+                   .to_bytes();
+    peer_port_ = ep.port();
+    peer_known_ = true;
+  }
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
 Connection::~Connection() {
   if (sweeper_) sweeper_->remove(this);
 }
 
+std::string Connection::peerAddress() const {
+  if (!peer_known_) return "";
+  const asio::ip::address_v6 v6(peer_ip_);
+  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+  return v6.to_string();
+}
+
 std::string Connection::peer() const {
-  return peer_address_.empty() ? "?" : peer_address_ + ":" + std::to_string(peer_port_);
+  return peer_known_ ? peerAddress() + ":" + std::to_string(peer_port_) : "?";
 }
 
 bool Connection::inLoopThread() const { return loop_.running_in_this_thread(); }
@@ -93,10 +105,9 @@ void Connection::send(std::string line) {
   if (inLoopThread()) {
     sendInLoop(std::move(line));
   } else {
-    asio::post(socket_.get_executor(),
-               [self = shared_from_this(), line = std::move(line)]() mutable {
-                 self->sendInLoop(std::move(line));
-               });
+    asio::post(loop_, [self = shared_from_this(), line = std::move(line)]() mutable {
+      self->sendInLoop(std::move(line));
+    });
   }
 }
 
@@ -104,8 +115,7 @@ void Connection::close() {
   if (inLoopThread()) {
     closeInLoop(/*flush_first=*/true);
   } else {
-    asio::post(socket_.get_executor(),
-               [self = shared_from_this()] { self->closeInLoop(/*flush_first=*/true); });
+    asio::post(loop_, [self = shared_from_this()] { self->closeInLoop(/*flush_first=*/true); });
   }
 }
 
@@ -293,9 +303,9 @@ void Connection::closeInLoop(bool flush_first) {
     if (state_ == State::kClosing) return;
     state_ = State::kClosing;
     error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+    stream_->socket().shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
     // A timer only for this rare moment: an idle connection holds none.
-    close_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+    close_timer_ = std::make_unique<asio::steady_timer>(loop_);
     close_timer_->expires_after(kCloseGrace);
     close_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
       if (!ec) self->finishClose();  // the peer did not take its last bytes in time
@@ -325,8 +335,7 @@ void Connection::finishClose() {
   // from inside the handler's own onLine(), which must not see itself
   // destroyed under its feet (the muduo/Redis "close asynchronously" rule).
   if (handler_) {
-    asio::post(socket_.get_executor(),
-               [self = shared_from_this(), h = std::move(handler_)] { h->onClose(); });
+    asio::post(loop_, [self = shared_from_this(), h = std::move(handler_)] { h->onClose(); });
   }
   self_.reset();  // last: pending operations (and the post above) hold their own
 }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address_v6.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -115,8 +116,8 @@ class Connection : public Transport,
   size_t maxLineBytes() const override { return framer_.maxLine(); }
 
   std::string peer() const;  // "address:port", for logs
-  const std::string& peerAddress() const override { return peer_address_; }
-  boost::asio::any_io_executor executor() { return socket_.get_executor(); }
+  std::string peerAddress() const override;
+  boost::asio::any_io_executor executor() { return loop_; }
   bool inLoopThread() const;
 
  private:
@@ -146,7 +147,6 @@ class Connection : public Transport,
   // Field order packs the flags together: an idle server holds one of these
   // per connection.
   ByteStreamPtr stream_;
-  boost::asio::ip::tcp::socket& socket_;  // stream_'s TCP socket
   // The close grace period, made when needed (deadlines: IdleSweeper).
   std::unique_ptr<boost::asio::steady_timer> close_timer_;
   // The socket was created on an io_context (TcpServer accepts onto a loop),
@@ -154,8 +154,10 @@ class Connection : public Transport,
   boost::asio::io_context::executor_type loop_;
   const ConnectionOptions& options_;
   std::shared_ptr<LineHandler> handler_;
-  std::string peer_address_;  // with peer_port_: the peer, for logs
-  AdmissionSlot admission_;   // released when the connection closes
+  // The peer, for logs and per-address limits: its address as IPv6 bytes
+  // (IPv4 mapped), 16 bytes where a std::string took 32.
+  boost::asio::ip::address_v6::bytes_type peer_ip_{};
+  AdmissionSlot admission_;  // released when the connection closes
 
   LineFramer framer_;  // bytes received and not yet handed up as lines
 
@@ -185,6 +187,7 @@ class Connection : public Transport,
   bool write_in_flight_ = false;  // a write of writing_ is pending
   bool flush_scheduled_ = false;  // registered with flusher_ for this pass
   bool authenticated_ = false;
+  bool peer_known_ = false;  // peer_ip_ and peer_port_ are set
 };
 
 }  // namespace parley::net

@@ -39,7 +39,7 @@ class Transport {
   // `fn` runs once, the next time the write queue becomes empty.
   virtual void whenDrained(std::function<void()> fn) = 0;
   // The client's IP address (for per-address limits), or "".
-  virtual const std::string& peerAddress() const = 0;
+  virtual std::string peerAddress() const = 0;
   // The peer logged in (true) or out (false): the pre-login limits (a
   // smaller frame limit, a deadline to log in) apply exactly while logged out.
   virtual void setAuthenticated(bool authenticated) = 0;

@@ -57,7 +57,7 @@ class WebSocketConnection : public Transport,
   void resumeReading() override;
   size_t queuedBytes() const override { return queued_bytes_; }
   void whenDrained(std::function<void()> fn) override;
-  const std::string& peerAddress() const override { return peer_address_; }
+  std::string peerAddress() const override { return peer_address_; }
   void setAuthenticated(bool authenticated) override;
   size_t maxLineBytes() const override;
 

@@ -12,6 +12,10 @@ SqliteWriter::SqliteWriter(SqliteDb& db, size_t max_queued) : db_(db), max_queue
     pthread_setname_np(pthread_self(), "sqlite-writer");
     loop();
   });
+  completion_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sqlite-done");
+    completionLoop();
+  });
 }
 
 SqliteWriter::~SqliteWriter() { stop(); }
@@ -23,6 +27,13 @@ void SqliteWriter::stop() {
   }
   cv_.notify_one();
   if (thread_.joinable()) thread_.join();
+  // The writer ran everything queued; the completion thread tells the rest.
+  {
+    std::lock_guard<std::mutex> lock(untold_mu_);
+    writer_done_ = true;
+  }
+  untold_cv_.notify_all();
+  if (completion_thread_.joinable()) completion_thread_.join();
 }
 
 void SqliteWriter::submit(JobPtr job) {
@@ -94,11 +105,37 @@ void SqliteWriter::runBatch(std::vector<JobPtr>& batch) {
   } else {
     forgetAll();
   }
-  // Durable (or failed as a whole) now: only at this point may anyone learn
+  // Durable (or failed as a whole) now: only from here on may anyone learn
   // that a message is stored.
+  handOver(Untold{std::move(batch), std::move(results), outcome});
+  batch.clear();
+}
+
+void SqliteWriter::handOver(Untold untold) {
+  std::unique_lock<std::mutex> lock(untold_mu_);
+  untold_cv_.wait(lock, [this] { return untold_.size() < kMaxUntold; });
+  untold_.push_back(std::move(untold));
+  untold_cv_.notify_all();
+}
+
+void SqliteWriter::completionLoop() {
+  std::unique_lock<std::mutex> lock(untold_mu_);
+  while (true) {
+    untold_cv_.wait(lock, [this] { return writer_done_ || !untold_.empty(); });
+    if (untold_.empty()) return;  // the writer has stopped and all is told
+    Untold untold = std::move(untold_.front());
+    untold_.pop_front();
+    untold_cv_.notify_all();  // room for the writer
+    lock.unlock();
+    tell(untold);
+    lock.lock();
+  }
+}
+
+void SqliteWriter::tell(Untold& untold) {
   auto finish_all = [&] {
-    for (size_t i = 0; i < batch.size(); ++i) {
-      batch[i]->finish(outcome.ok() ? results[i] : outcome);
+    for (size_t i = 0; i < untold.batch.size(); ++i) {
+      untold.batch[i]->finish(untold.outcome.ok() ? untold.results[i] : untold.outcome);
     }
   };
   if (completion_scope_) {

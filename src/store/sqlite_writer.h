@@ -7,6 +7,11 @@
 // thread per waiting write: callers may queue a job and return (SqliteStore's asynchronous
 // appends), so a batch can hold thousands of messages, not just one per blocking-pool thread.
 //
+// Telling the jobs (their finish(): building message events, publishing,
+// replying) runs on a second thread, batch after batch in commit order, so
+// the writer — the one serial stage — starts its next batch at once. At most
+// kMaxUntold committed batches wait for it; past that the writer waits.
+//
 // Being the only writer of the file, the thread also keeps two caches that
 // stay exact because every change goes through it: each user's last seq (the
 // id of the newest message in its stream, read from the database once, then
@@ -19,6 +24,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -42,14 +48,17 @@ class SqliteWriter {
     // so it writes only to the database and to its own results, which it
     // sets afresh each time.
     virtual Status run(SqliteWriter& writer, SqliteDb& db) = 0;
-    // After the batch committed (or failed), on the writer thread: `status`
-    // is run()'s, or the commit's error. Must not block.
+    // After the batch committed (or failed), on the completion thread, in
+    // commit order: `status` is run()'s, or the commit's error. Must not
+    // block.
     virtual void finish(const Status& status) = 0;
   };
   using JobPtr = std::unique_ptr<Job>;
 
   // Jobs committed together at most; bounds the wait of the batch's first.
   static constexpr size_t kMaxBatch = 2048;
+  // Committed batches whose jobs are not told yet, at most.
+  static constexpr size_t kMaxUntold = 4;
 
   SqliteWriter(SqliteDb& db, size_t max_queued);
   SqliteWriter(const SqliteWriter&) = delete;
@@ -81,8 +90,18 @@ class SqliteWriter {
  private:
   // lastSeq, not counting messages with ids >= `below` on a cache miss.
   Result<Seq> lastSeqBefore(SqliteDb& db, UserId user, Seq below);
+  // A batch that has committed (or failed) and the outcome of each job.
+  struct Untold {
+    std::vector<JobPtr> batch;
+    std::vector<Status> results;
+    Status outcome;  // the commit's; when not ok, every job failed with it
+  };
   void loop();
   void runBatch(std::vector<JobPtr>& batch);
+  // Queues a finished batch for the completion thread (waits for room).
+  void handOver(Untold untold);
+  void completionLoop();
+  void tell(Untold& untold);
   // The batch again, each job in its own SAVEPOINT (after a job failed).
   Status runWithSavepoints(std::vector<JobPtr>& batch, std::vector<Status>& results);
   // Commits; rolls back (and forgets the caches) on failure.
@@ -96,9 +115,17 @@ class SqliteWriter {
   std::condition_variable cv_;
   std::vector<JobPtr> queue_;  // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
-  // Set under mu_; read by the writer thread after it took a batch under mu_.
+  // Set under mu_ before the first batch; read by the completion thread
+  // (after the writer took a batch under mu_ and handed it over under
+  // untold_mu_).
   std::function<void(const std::function<void()>&)> completion_scope_;
   std::thread thread_;
+
+  std::mutex untold_mu_;
+  std::condition_variable untold_cv_;  // a batch to tell; room for one more
+  std::deque<Untold> untold_;          // guarded by untold_mu_, oldest first
+  bool writer_done_ = false;           // guarded by untold_mu_: no batch will come
+  std::thread completion_thread_;
 
   // Writer-thread state.
   std::unordered_map<UserId, Seq> last_seq_;

@@ -70,10 +70,14 @@ void ClientChannel::processNext() {
   processing_ = true;
   while (!closed_ && !shutting_down_ && !waiting_.empty() && settled() &&
          answers_.size() < kMaxInFlight) {
+    // The front line was seen to need an empty pipeline: no need to parse
+    // it again at every answer until then.
+    if (front_waits_ && !answers_.empty()) break;
     protocol::Parsed parsed = protocol::parseRequest(waiting_.front());
-    // Parsed twice when it has to wait; that is only at the end of a run of
-    // sends, and keeps no parsed request per idle connection.
-    if (parsed.request && !answers_.empty() && !pipelines(parsed.request->op)) break;
+    // Parsed twice when it has to wait (only at the end of a run of sends);
+    // that keeps no parsed request per idle connection.
+    front_waits_ = parsed.request && !answers_.empty() && !pipelines(parsed.request->op);
+    if (front_waits_) break;
     waiting_.pop();
     if (metrics_) metrics_->requests_waiting.fetch_sub(1, std::memory_order_relaxed);
     if (waiting_.size() == kResumeReadingBelow) {

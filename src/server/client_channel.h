@@ -85,8 +85,9 @@ class ClientChannel final : public net::LineHandler,
     bool ordered = false;  // later requests may start (Session::handle)
   };
   VectorFifo<Answer> answers_;
-  uint32_t answered_ = 0;    // requests answered so far: answers_.front()'s number
-  bool processing_ = false;  // processNext() is on the stack
+  uint32_t answered_ = 0;     // requests answered so far: answers_.front()'s number
+  bool processing_ = false;   // processNext() is on the stack
+  bool front_waits_ = false;  // waiting_.front() starts only on an empty pipeline
   bool closed_ = false;
   bool authenticated_ = false;  // as last told to the connection
   bool shutting_down_ = false;  // no new request starts

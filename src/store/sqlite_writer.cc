@@ -108,7 +108,6 @@ void SqliteWriter::runBatch(std::vector<JobPtr>& batch) {
   // Durable (or failed as a whole) now: only from here on may anyone learn
   // that a message is stored.
   handOver(Untold{std::move(batch), std::move(results), outcome});
-  batch.clear();
 }
 
 void SqliteWriter::handOver(Untold untold) {

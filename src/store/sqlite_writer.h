@@ -63,7 +63,7 @@ class SqliteWriter {
   SqliteWriter(SqliteDb& db, size_t max_queued);
   SqliteWriter(const SqliteWriter&) = delete;
   SqliteWriter& operator=(const SqliteWriter&) = delete;
-  // Runs what is queued, then joins the thread.
+  // Runs what is queued, tells every job how it ended, then joins both threads.
   ~SqliteWriter();
   // The same, earlier: jobs submitted afterwards finish at once with
   // Unavailable. Idempotent.

@@ -1,5 +1,7 @@
 #include "store/sqlite_db.h"
 
+#include "store/sqlite_wal_vfs.h"
+
 namespace parley {
 
 bool Stmt::step() {
@@ -23,7 +25,7 @@ SqliteDb::~SqliteDb() {
 Status SqliteDb::open(const std::string& path, bool read_only) {
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
               SQLITE_OPEN_NOMUTEX;  // one thread at a time, by construction
-  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, walBufferingVfsName()) != SQLITE_OK) {
     return Status::Unavailable("cannot open " + path + ": " +
                                (db_ ? sqlite3_errmsg(db_) : "out of memory"));
   }

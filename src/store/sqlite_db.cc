@@ -3,6 +3,21 @@
 #include "store/sqlite_wal_vfs.h"
 
 namespace parley {
+namespace {
+
+// Process-wide SQLite settings, made before SQLite initializes (at the first
+// open); returns the VFS every connection uses.
+const char* configureSqliteOnce() {
+  static const char* vfs = [] {
+    // Memory statistics take a global mutex around every SQLite malloc and
+    // free; Parley never reads them.
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return walBufferingVfsName();
+  }();
+  return vfs;
+}
+
+}  // namespace
 
 bool Stmt::step() {
   int rc = sqlite3_step(stmt_);
@@ -25,7 +40,7 @@ SqliteDb::~SqliteDb() {
 Status SqliteDb::open(const std::string& path, bool read_only) {
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
               SQLITE_OPEN_NOMUTEX;  // one thread at a time, by construction
-  if (sqlite3_open_v2(path.c_str(), &db_, flags, walBufferingVfsName()) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, configureSqliteOnce()) != SQLITE_OK) {
     return Status::Unavailable("cannot open " + path + ": " +
                                (db_ ? sqlite3_errmsg(db_) : "out of memory"));
   }

@@ -8,6 +8,7 @@
 #include "store/chat_key.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_schema.h"
+#include "store/sqlite_wal_sync.h"
 
 namespace parley {
 namespace {
@@ -92,9 +93,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   SqliteDb& w = *store->writer_db_;
   Status st = w.open(path, /*read_only=*/false);
   if (!st.ok()) return st;
-  // WAL: readers never block the writer. synchronous=FULL: a commit is on
-  // disk (fsync of the WAL) before it returns, so an acknowledged message
-  // survives power loss, not just a crash; group commit pays for it.
+  // WAL: readers never block the writer. synchronous=FULL while the schema
+  // is set up; the writer then commits without syncing and fsyncs the WAL
+  // on its completion thread before anyone hears "stored" (SqliteWriter), so
+  // an acknowledged message survives power loss, not just a crash.
   // 64 MiB of page cache: with SQLite's default 2 MiB the writer re-read
   // index pages from the OS on every batch. Checkpoints are the
   // checkpointer thread's; the writer's own is a backstop. Under steady
@@ -154,7 +156,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     store->legacy_inbox_ = q.step() && q.int64(0) != 0;
     if (!q.status().ok()) return q.status();
   }
-  store->writer_ = std::make_unique<SqliteWriter>(w, kMaxQueuedWrites);
+  store->wal_sync_ = std::make_unique<WalSync>(path + "-wal");
+  store->writer_ = std::make_unique<SqliteWriter>(
+      w, kMaxQueuedWrites, [sync = store->wal_sync_.get()] { return sync->sync(); });
   store->checkpointer_ = std::make_unique<SqliteCheckpointer>(path, std::chrono::milliseconds(100));
   return store;
 }

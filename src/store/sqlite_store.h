@@ -21,6 +21,7 @@
 
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_db.h"
+#include "store/sqlite_wal_sync.h"
 #include "store/sqlite_writer.h"
 #include "store/store.h"
 
@@ -92,6 +93,7 @@ class SqliteStore final : public Store {
   std::string path_;
   bool legacy_inbox_ = false;             // an upgraded database's inbox still has rows
   std::unique_ptr<SqliteDb> writer_db_;   // used only by the writer thread
+  std::unique_ptr<WalSync> wal_sync_;     // used by the writer's completion thread
   std::unique_ptr<SqliteWriter> writer_;  // declared after writer_db_: stops first
   std::unique_ptr<SqliteCheckpointer> checkpointer_;
 

@@ -2,15 +2,24 @@
 // are jobs in a bounded queue; the thread takes every job queued (up to
 // kMaxBatch), runs them in ONE transaction (should one fail, the batch runs
 // again with each job inside its own SAVEPOINT, so a failing job undoes only
-// itself), commits — one WAL fsync for the whole batch with
-// synchronous=FULL — and only then tells each job how it ended. This is group commit without a
-// thread per waiting write: callers may queue a job and return (SqliteStore's asynchronous
-// appends), so a batch can hold thousands of messages, not just one per blocking-pool thread.
+// itself), commits, and only once the commit is durable tells each job how it
+// ended. This is group commit without a thread per waiting write: callers may
+// queue a job and return (SqliteStore's asynchronous appends), so a batch can
+// hold thousands of messages, not just one per blocking-pool thread.
 //
 // Telling the jobs (their finish(): building message events, publishing,
 // replying) runs on a second thread, batch after batch in commit order, so
-// the writer — the one serial stage — starts its next batch at once. At most
-// kMaxUntold committed batches wait for it; past that the writer waits.
+// the writer — the one serial stage — starts its next batch at once. That
+// thread also makes the commits durable: the writer's connection commits
+// without an fsync (synchronous=NORMAL; the frames are in the file, safe from
+// a crash of the process), and the completion thread calls `make_durable`
+// (an fsync of the WAL) before it tells a batch, one call for every batch
+// committed meanwhile. Nobody hears "stored" before the fsync, as with
+// synchronous=FULL, but the fsync no longer stalls the writer. (Readers may
+// see a batch's rows a few milliseconds before its fsync; only a power
+// loss in that window could take them back, and then no sender had its
+// acknowledgement.) At most kMaxUntold committed batches wait for the
+// completion thread; past that the writer waits.
 //
 // Being the only writer of the file, the thread also keeps two caches that
 // stay exact because every change goes through it: each user's last seq (the
@@ -48,9 +57,9 @@ class SqliteWriter {
     // so it writes only to the database and to its own results, which it
     // sets afresh each time.
     virtual Status run(SqliteWriter& writer, SqliteDb& db) = 0;
-    // After the batch committed (or failed), on the completion thread, in
-    // commit order: `status` is run()'s, or the commit's error. Must not
-    // block.
+    // After the batch committed durably (or failed), on the completion
+    // thread, in commit order: `status` is run()'s, or the commit's error.
+    // Must not block.
     virtual void finish(const Status& status) = 0;
   };
   using JobPtr = std::unique_ptr<Job>;
@@ -60,7 +69,13 @@ class SqliteWriter {
   // Committed batches whose jobs are not told yet, at most.
   static constexpr size_t kMaxUntold = 4;
 
-  SqliteWriter(SqliteDb& db, size_t max_queued);
+  // Makes every commit so far durable (SqliteStore: WalSync, an fsync of
+  // the WAL). Called on the completion thread; a failure is fatal (see
+  // completionLoop).
+  using MakeDurable = std::function<Status()>;
+
+  // Switches `db` to synchronous=NORMAL: `make_durable` does the syncing.
+  SqliteWriter(SqliteDb& db, size_t max_queued, MakeDurable make_durable);
   SqliteWriter(const SqliteWriter&) = delete;
   SqliteWriter& operator=(const SqliteWriter&) = delete;
   // Runs what is queued, tells every job how it ended, then joins both threads.
@@ -111,6 +126,7 @@ class SqliteWriter {
 
   SqliteDb& db_;
   const size_t max_queued_;
+  const MakeDurable make_durable_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<JobPtr> queue_;  // guarded by mu_

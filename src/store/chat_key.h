@@ -12,6 +12,7 @@ namespace parley {
 
 // A 1:1 conversation is keyed by its two users, lower id first, so both
 // directions share one key.
+// SqliteWriter::lastSeqBefore builds the same key in SQL ('d:' || MIN || ':' || MAX).
 inline std::string directChatKey(UserId a, UserId b) {
   return "d:" + std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 
@@ -457,6 +458,10 @@ class AppendJob final : public SqliteWriter::Job {
     Status r = m.bind(5, text_).bind(6, ts_).exec();
     if (!r.ok()) return r;
     out_.id = db.lastInsertId();
+    if (!group_) {
+      Status noted = writer.notePeer(db, target_, from_);
+      if (!noted.ok()) return noted;
+    }
     auto give = [&](UserId user) -> Status {
       auto prev = writer.advance(db, user, out_.id);
       if (!prev.ok())
@@ -524,17 +529,16 @@ Result<Store::Appended> SqliteStore::appendGroup(GroupId group, UserId from,
 }
 
 Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq, int limit) {
-  // The stream is the union of a few id-ordered index ranges: the user's
-  // direct messages, each span of group membership, the legacy inbox. Each
-  // is read up to `limit` rows, and the merge keeps the `limit` lowest ids.
+  // The stream is the union of a few id-ordered index ranges: each direct
+  // chat with a user who wrote to it and each span of group membership
+  // (both without the user's own messages), the legacy inbox. Each is read up to
+  // `limit` rows, and the merge keeps the `limit` lowest ids.
   // One read transaction: every range from the same snapshot, or a message
   // committed between two of them could be skipped.
   static const std::string columns = std::string("SELECT ") + kMessageColumns +
                                      " FROM messages m JOIN users su ON su.id = m.sender_id"
                                      " LEFT JOIN users ru ON ru.id = m.recipient_id"
                                      " LEFT JOIN chat_groups g ON g.id = m.group_id";
-  static const std::string direct_sql =
-      columns + " WHERE m.recipient_id = ? AND m.id > ? ORDER BY m.id LIMIT ?";
   static const std::string span_sql = columns +
                                       " WHERE m.chat = ? AND m.id > ? AND m.id <= ?"
                                       " AND m.sender_id <> ? ORDER BY m.id LIMIT ?";
@@ -557,29 +561,30 @@ Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq
         }
         return s.status();
       };
-      {
-        PREPARE(s, db, direct_sql.c_str());
-        s.bind(1, user).bind(2, after_seq).bind(3, limit);
-        Status r = collect(s);
-        if (!r.ok()) return r;
-      }
+      // A direct chat is a span without bounds.
       struct Span {
-        GroupId group;
+        std::string chat;
         Seq after, until;
       };
       std::vector<Span> spans;
+      {
+        PREPARE(s, db, "SELECT peer_id FROM direct_peers WHERE user_id = ?");
+        s.bind(1, user);
+        while (s.step()) spans.push_back(Span{directChatKey(user, s.int64(0)), 0, INT64_MAX});
+        if (!s.status().ok()) return s.status();
+      }
       {
         PREPARE(
             s, db,
             "SELECT group_id, after_id, COALESCE(until_id, 9223372036854775807) "
             "FROM group_spans WHERE user_id = ? AND COALESCE(until_id, 9223372036854775807) > ?");
         s.bind(1, user).bind(2, after_seq);
-        while (s.step()) spans.push_back(Span{s.int64(0), s.int64(1), s.int64(2)});
+        while (s.step()) spans.push_back(Span{groupChatKey(s.int64(0)), s.int64(1), s.int64(2)});
         if (!s.status().ok()) return s.status();
       }
       for (const Span& span : spans) {
         PREPARE(s, db, span_sql.c_str());
-        s.bind(1, groupChatKey(span.group))
+        s.bind(1, span.chat)
             .bind(2, std::max(after_seq, span.after))
             .bind(3, span.until)
             .bind(4, user)

@@ -194,6 +194,7 @@ Status SqliteWriter::runWithSavepoints(std::vector<JobPtr>& batch, std::vector<S
       // This job's rows go; so do the last seqs it moved.
       Status undone = exec("ROLLBACK TO job");
       if (!undone.ok()) return abandon(undone);
+      known_peers_.clear();  // it may have noted a pair that is gone again
       for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) last_seq_[it->first] = it->second;
     }
     Status released = exec("RELEASE job");
@@ -215,6 +216,7 @@ Status SqliteWriter::commit() {
 void SqliteWriter::forgetAll() {
   last_seq_.clear();
   members_.clear();
+  known_peers_.clear();
 }
 
 Result<Seq> SqliteWriter::lastSeq(SqliteDb& db, UserId user) {
@@ -225,16 +227,19 @@ Result<Seq> SqliteWriter::lastSeqBefore(SqliteDb& db, UserId user, Seq below) {
   auto it = last_seq_.find(user);
   if (it != last_seq_.end()) return it->second;
   // Bounded cache: past its size, start over. Nothing is lost: the highest
-  // seq is the newest message of the user's stream — its direct messages,
-  // its groups' messages within its spans of membership (not its own), and
+  // seq is the newest message of the user's stream — its direct chats'
+  // messages and its groups' messages within its spans of membership (not
+  // its own in either), and
   // what is left of the legacy inbox — a few index descents away (this
   // connection sees the batch's uncommitted rows too). Below `below`: the
   // message being given to the user is already a row.
   if (last_seq_.size() >= kMaxCachedUsers) last_seq_.clear();
   auto prepared = db.prepare(
       "SELECT MAX("
-      " COALESCE((SELECT id FROM messages WHERE recipient_id = u.id AND id < ?2"
-      "  ORDER BY id DESC LIMIT 1), 0),"
+      " COALESCE((SELECT MAX((SELECT m.id FROM messages m WHERE m.chat = 'd:' ||"
+      "   MIN(u.id, p.peer_id) || ':' || MAX(u.id, p.peer_id) AND m.id < ?2"
+      "   AND m.sender_id <> u.id ORDER BY m.id DESC LIMIT 1))"
+      "  FROM direct_peers p WHERE p.user_id = u.id), 0),"
       " COALESCE((SELECT MAX((SELECT m.id FROM messages m WHERE m.chat = 'g:' || s.group_id"
       "   AND m.id > s.after_id AND m.id <= COALESCE(s.until_id, 9223372036854775807) AND m.id < ?2"
       "   AND m.sender_id <> s.user_id ORDER BY m.id DESC LIMIT 1))"
@@ -271,6 +276,18 @@ Result<const std::vector<UserId>*> SqliteWriter::members(SqliteDb& db, GroupId g
   while (s.step()) ids.push_back(s.int64(0));
   if (!s.status().ok()) return s.status();
   return &members_.emplace(group, std::move(ids)).first->second;
+}
+
+Status SqliteWriter::notePeer(SqliteDb& db, UserId user, UserId peer) {
+  if (known_peers_.count({user, peer})) return Status::Ok();
+  if (known_peers_.size() >= kMaxCachedUsers) known_peers_.clear();
+  auto prepared = db.prepare("INSERT OR IGNORE INTO direct_peers(user_id, peer_id) VALUES (?, ?)");
+  if (!prepared.ok()) return prepared.status();
+  Stmt s = db.stmt(prepared.value());
+  s.bind(1, user).bind(2, peer);
+  Status st = s.exec();
+  if (st.ok()) known_peers_.insert({user, peer});
+  return st;
 }
 
 }  // namespace parley

@@ -21,11 +21,12 @@
 // acknowledgement.) At most kMaxUntold committed batches wait for the
 // completion thread; past that the writer waits.
 //
-// Being the only writer of the file, the thread also keeps two caches that
+// Being the only writer of the file, the thread also keeps three caches that
 // stay exact because every change goes through it: each user's last seq (the
 // id of the newest message in its stream, read from the database once, then
-// kept; nothing is written per recipient) and each group's member list
-// (dropped whenever membership changes).
+// kept; nothing is written per recipient), each group's member list
+// (dropped whenever membership changes) and the pairs known to be in
+// direct_peers.
 //
 // Thread safety: submit() from any thread. Job::run and the cache methods
 // run on the writer thread only.
@@ -39,6 +40,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/model.h"
@@ -101,6 +103,10 @@ class SqliteWriter {
   Result<const std::vector<UserId>*> members(SqliteDb& db, GroupId group);
   // Membership of `group` changed: reload it next time.
   void forgetMembers(GroupId group) { members_.erase(group); }
+  // `peer` sent `user` a direct message: makes sure direct_peers says so
+  // (a row per pair, written the first time; the user's stream reads the
+  // chats of its peers). Remembered, so later messages cost nothing.
+  Status notePeer(SqliteDb& db, UserId user, UserId peer);
 
  private:
   // lastSeq, not counting messages with ids >= `below` on a cache miss.
@@ -147,6 +153,12 @@ class SqliteWriter {
   std::unordered_map<UserId, Seq> last_seq_;
   std::vector<std::pair<UserId, Seq>> undo_;  // last seqs before the current job
   std::unordered_map<GroupId, std::vector<UserId>> members_;
+  struct PairHash {
+    size_t operator()(const std::pair<UserId, UserId>& p) const {
+      return std::hash<UserId>()(p.first) * 31 + std::hash<UserId>()(p.second);
+    }
+  };
+  std::unordered_set<std::pair<UserId, UserId>, PairHash> known_peers_;  // in direct_peers
   static constexpr size_t kMaxCachedUsers = 1 << 20;  // then the caches start over
 };
 

@@ -567,6 +567,65 @@ TEST(SqliteMigrationTest, Version2DatabaseKeepsItsInboxAfterUpgrade) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(SqliteMigrationTest, Version4DirectMessagesStayInTheirRecipientsStreams) {
+  // Schema 5 finds direct messages through direct_peers instead of an index
+  // on recipient_id: the upgrade must list every pair that ever wrote, so
+  // nothing unacked drops out of a stream, and seqs go on from there.
+  auto dir =
+      std::filesystem::temp_directory_path() / ("parley-migrate4-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "v4.db").string();
+  {
+    SqliteDb db;
+    ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
+    std::string script = "CREATE TABLE schema_version (version INTEGER NOT NULL);";
+    for (int v = 0; v < 4; ++v) script += sqlite_schema::kMigrations[v];
+    // ann -> ben (1, 3), cat -> ben (2), ben -> ann (4), ann -> cat (5);
+    // ben acked up to 1.
+    script +=
+        "INSERT INTO schema_version VALUES (1), (2), (3), (4);"
+        "INSERT INTO users(id, name, password_hash, ack_seq, created_ms) VALUES"
+        "  (1, 'ann', 'h', 0, 1), (2, 'ben', 'h', 1, 1), (3, 'cat', 'h', 0, 1);"
+        "INSERT INTO messages(id, chat, sender_id, recipient_id, group_id, body, ts) VALUES"
+        "  (1, 'd:1:2', 1, 2, NULL, 'a1', 1), (2, 'd:2:3', 3, 2, NULL, 'c2', 2),"
+        "  (3, 'd:1:2', 1, 2, NULL, 'a3', 3), (4, 'd:1:2', 2, 1, NULL, 'b4', 4),"
+        "  (5, 'd:1:3', 1, 3, NULL, 'a5', 5);";
+    ASSERT_TRUE(db.execScript(script.c_str()).ok());
+  }
+  auto opened = openStore("sqlite:" + path);
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  Store& store = **opened;
+  auto ids = [&](UserId user, Seq after) {
+    std::vector<MessageId> out;
+    auto page = store.inboxAfter(user, after, 10);
+    EXPECT_TRUE(page.ok());
+    if (page.ok()) {
+      for (const Delivery& d : page.value()) out.push_back(d.message.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids(2, 1), (std::vector<MessageId>{2, 3})) << "ben: from ann and cat, not his own";
+  EXPECT_EQ(ids(1, 0), (std::vector<MessageId>{4}));
+  EXPECT_EQ(ids(3, 0), (std::vector<MessageId>{5}));
+  auto six = store.appendDirect(3, 2, "c6", 6);
+  ASSERT_TRUE(six.ok());
+  EXPECT_EQ(six->slots.at(0).prev, 3) << "ben's newest before it";
+  auto seven = store.appendDirect(2, 3, "b7", 7);
+  ASSERT_TRUE(seven.ok());
+  EXPECT_EQ(seven->slots.at(0).prev, 5) << "cat's newest, not her own c6";
+  EXPECT_EQ(ids(2, 1), (std::vector<MessageId>{2, 3, 6}));
+  EXPECT_EQ(ids(3, 0), (std::vector<MessageId>{5, 7}));
+  opened->reset();
+  // A fresh start: the writer's caches are empty, seqs come from the file.
+  opened = openStore("sqlite:" + path);
+  ASSERT_TRUE(opened.ok());
+  auto eight = (*opened)->appendDirect(1, 3, "a8", 8);
+  ASSERT_TRUE(eight.ok());
+  EXPECT_EQ(eight->slots.at(0).prev, 7);
+  opened->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SqliteCheckpointTest, TheWalIsCopiedIntoTheDatabaseWithoutTheWriter) {
   // The writer's own automatic checkpoint only starts at 64 MiB of WAL; the
   // checkpointer thread must move a few commits into the database file

@@ -157,7 +157,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
     store->legacy_inbox_ = q.step() && q.int64(0) != 0;
     if (!q.status().ok()) return q.status();
   }
-  store->wal_sync_ = std::make_unique<WalSync>(path + "-wal");
+  // SQLite's own name for the WAL: it follows a symbolic link to the file.
+  store->wal_sync_ =
+      std::make_unique<WalSync>(sqlite3_filename_wal(sqlite3_db_filename(w.raw(), "main")));
+  st = store->wal_sync_->open();
+  if (!st.ok()) return st;
   store->writer_ = std::make_unique<SqliteWriter>(
       w, kMaxQueuedWrites, [sync = store->wal_sync_.get()] { return sync->sync(); });
   store->checkpointer_ = std::make_unique<SqliteCheckpointer>(path, std::chrono::milliseconds(100));
@@ -582,15 +586,27 @@ Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq
         while (s.step()) spans.push_back(Span{groupChatKey(s.int64(0)), s.int64(1), s.int64(2)});
         if (!s.status().ok()) return s.status();
       }
+      // Once `limit` rows are in hand, only lower ids can still make the
+      // page: later ranges stop at the highest id kept, so a user with a
+      // thousand conversations reads about one page of rows, not a page
+      // per conversation.
+      Seq bound = INT64_MAX;
+      auto keepLowest = [&] {
+        if (limit <= 0 || out.size() < static_cast<size_t>(limit)) return;
+        auto nth = out.begin() + (limit - 1);
+        std::nth_element(out.begin(), nth, out.end(),
+                         [](const Delivery& a, const Delivery& b) { return a.seq < b.seq; });
+        bound = nth->seq;
+        out.erase(nth + 1, out.end());
+      };
       for (const Span& span : spans) {
+        Seq from = std::max(after_seq, span.after), until = std::min(span.until, bound);
+        if (until <= from) continue;
         PREPARE(s, db, span_sql.c_str());
-        s.bind(1, span.chat)
-            .bind(2, std::max(after_seq, span.after))
-            .bind(3, span.until)
-            .bind(4, user)
-            .bind(5, limit);
+        s.bind(1, span.chat).bind(2, from).bind(3, until).bind(4, user).bind(5, limit);
         Status r = collect(s);
         if (!r.ok()) return r;
+        keepLowest();
       }
       if (!legacy_inbox_) return Status::Ok();
       PREPARE(s, db, legacy_sql.c_str());

@@ -20,22 +20,25 @@ WalSync::~WalSync() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Status WalSync::sync() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (fd_ < 0) {
-    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return syncError("cannot open", path_);
-    std::string dir = std::filesystem::path(path_).parent_path().string();
-    int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0 || ::fsync(dir_fd) != 0) {
-      Status st = syncError("cannot sync the directory of", path_);
-      if (dir_fd >= 0) ::close(dir_fd);
-      ::close(fd);
-      return st;
-    }
-    ::close(dir_fd);
-    fd_ = fd;
+Status WalSync::open() {
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return syncError("cannot open", path_);
+  std::string dir = std::filesystem::path(path_).parent_path().string();
+  int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0 || ::fsync(dir_fd) != 0) {
+    Status st = syncError("cannot sync the directory of", path_);
+    if (dir_fd >= 0) ::close(dir_fd);
+    ::close(fd);
+    return st;
   }
+  ::close(dir_fd);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  return Status::Ok();
+}
+
+Status WalSync::sync() {
+  if (fd_ < 0) return Status::Unavailable("the WAL of " + path_ + " is not open");
   if (::fdatasync(fd_) != 0) return syncError("fdatasync", path_);
   return Status::Ok();
 }

@@ -9,10 +9,12 @@
 // It syncs through a descriptor of its own: Linux's fdatasync() flushes the
 // file, whichever descriptor names it, and SQLite's own file object belongs
 // to the writer thread. SQLite keeps the WAL (the same inode: reset and
-// truncated, never replaced) while the store's connections are open.
+// truncated, never replaced) while the store's connections are open. The
+// path must be SQLite's own (sqlite3_filename_wal: it resolves symbolic
+// links), and open() is called when the store opens, so a WAL that cannot be
+// opened fails the start instead of the first fsync.
 #pragma once
 
-#include <mutex>
 #include <string>
 
 #include "common/status.h"
@@ -26,15 +28,16 @@ class WalSync {
   WalSync& operator=(const WalSync&) = delete;
   ~WalSync();
 
+  // Opens the WAL (it must exist) and syncs its directory, so the file's
+  // own name is durable. Before the first sync().
+  Status open();
   // Every byte written to the WAL before the call is on disk when it returns
-  // OK. The first call also syncs the directory, so the WAL file's own
-  // name is durable.
+  // OK.
   Status sync();
 
  private:
   std::string path_;
-  std::mutex mu_;
-  int fd_ = -1;  // guarded by mu_; opened at the first sync
+  int fd_ = -1;
 };
 
 }  // namespace parley

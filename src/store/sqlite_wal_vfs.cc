@@ -26,10 +26,11 @@ sqlite3_vfs* g_base = nullptr;  // the default VFS, set once at registration
 struct WalFile {
   sqlite3_file base;  // its pMethods are kWalMethods
   sqlite3_file* real;
-  char* buffer;              // kBufferBytes, allocated at the first write
-  sqlite3_int64 run_offset;  // file offset of buffer[0]
-  sqlite3_int64 run_bytes;   // bytes gathered, not yet written
-  bool commit_page_next;     // the last write was a commit frame's header
+  char* buffer;               // kBufferBytes, allocated at the first write
+  sqlite3_int64 run_offset;   // file offset of buffer[0]
+  sqlite3_int64 run_bytes;    // bytes gathered, not yet written
+  sqlite3_int64 next_offset;  // just past the last write: where an append goes
+  bool commit_page_next;      // the last write was a commit frame's header
 };
 static_assert(sizeof(WalFile) % 8 == 0,
               "the base VFS's file follows WalFile and needs 8-byte alignment");
@@ -61,27 +62,32 @@ bool isCommitFrameHeader(const void* data, int bytes, sqlite3_int64 offset) {
 
 int walWrite(sqlite3_file* file, const void* data, int bytes, sqlite3_int64 offset) {
   WalFile* f = walFile(file);
-  bool continues = f->run_bytes > 0 && offset == f->run_offset + f->run_bytes &&
-                   f->run_bytes + bytes <= kBufferBytes;
-  if (!continues) {
-    int rc = flush(f);
-    if (rc != SQLITE_OK) return rc;
-    if (f->buffer == nullptr) f->buffer = static_cast<char*>(sqlite3_malloc64(kBufferBytes));
-    if (f->buffer == nullptr || bytes > kBufferBytes) {
-      return writeThrough(f, static_cast<const char*>(data), bytes, offset);
-    }
-    f->run_offset = offset;
-  }
-  std::memcpy(f->buffer + f->run_bytes, data, static_cast<size_t>(bytes));
-  f->run_bytes += bytes;
   // A commit frame is its header, then its page: once the page is in, the
   // commit's frames go to the file before SQLite can publish them.
-  if (f->commit_page_next) {
-    f->commit_page_next = false;
-    return flush(f);
-  }
+  bool commit_page = f->commit_page_next;
   f->commit_page_next = isCommitFrameHeader(data, bytes, offset);
-  return SQLITE_OK;
+  bool appends = offset == f->next_offset;
+  f->next_offset = offset + bytes;
+  int rc = SQLITE_OK;
+  if (appends && f->run_bytes + bytes > kBufferBytes) rc = flush(f);
+  if (rc != SQLITE_OK) return rc;
+  if (appends && f->buffer == nullptr) {
+    f->buffer = static_cast<char*>(sqlite3_malloc64(kBufferBytes));
+  }
+  if (!appends || f->buffer == nullptr || bytes > kBufferBytes) {
+    // Not the next bytes of the log — the first write, the WAL header at a
+    // restart, a spilled page changed again, the frame headers SQLite
+    // rewrites with new checksums just before it publishes a commit — or no
+    // buffer: straight to the file, after what was gathered. Only appends
+    // wait in the buffer, so the last bytes of a commit are never a rewrite
+    // left behind there.
+    rc = flush(f);
+    return rc != SQLITE_OK ? rc : writeThrough(f, static_cast<const char*>(data), bytes, offset);
+  }
+  if (f->run_bytes == 0) f->run_offset = offset;
+  std::memcpy(f->buffer + f->run_bytes, data, static_cast<size_t>(bytes));
+  f->run_bytes += bytes;
+  return commit_page ? flush(f) : SQLITE_OK;
 }
 
 int walClose(sqlite3_file* file) {
@@ -187,6 +193,7 @@ int open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int
   f->buffer = nullptr;
   f->run_offset = 0;
   f->run_bytes = 0;
+  f->next_offset = -1;
   f->commit_page_next = false;
   int rc = g_base->xOpen(g_base, name, f->real, flags, out_flags);
   if (rc == SQLITE_OK) f->base.pMethods = &kWalMethods;

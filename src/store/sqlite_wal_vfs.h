@@ -4,19 +4,22 @@
 // frame header and one for the page, so a group commit of 700 pages is 1,400
 // system calls; on this project's VMs those calls were half of the writer
 // thread's time (docs/performance.md, change 21). This VFS wraps the default
-// one and, for WAL files only, gathers contiguous writes in a buffer that it
-// writes with one call:
+// one and, for WAL files only, gathers appends — writes that continue the
+// previous one — in a buffer that it writes with few calls:
 //   - before the file is synced, read, sized or truncated, or closed;
-//   - before a write that does not continue the run (the WAL header at a
-//     restart, a page rewritten in place) and when the buffer is full;
-//   - as soon as a commit frame (non-zero "database size" in its header, see
-//     https://sqlite.org/fileformat2.html#walformat) has been written.
-// The last rule is what makes it safe: SQLite publishes a commit to other
-// connections (the wal-index) only after writing its commit frame, and with
-// synchronous=FULL only after syncing the WAL, so no reader can look for a
-// frame that is still in the buffer, whatever the synchronous setting.
-// Durability is unchanged: every byte reaches the file before the fsync that
-// makes it durable. Database, journal and temporary files are not touched.
+//   - as soon as the page of a commit frame (non-zero "database size" in its
+//     header, see https://sqlite.org/fileformat2.html#walformat) is in;
+//   - when the buffer is full.
+// Any other write (the WAL header at a restart, a spilled page changed
+// again, the frame headers SQLite rewrites with fresh checksums just before
+// it publishes a commit) goes straight to the file, after what was gathered.
+// Together these make it safe: SQLite publishes a commit to other
+// connections (the wal-index) only after writing its commit frame, and the
+// frames of a commit are in the file by then, whatever the synchronous
+// setting (a test kills a process right after COMMIT without syncing or
+// closing, and nothing is missing). Durability is unchanged: every byte
+// reaches the file before the fsync that makes it durable. Database, journal
+// and temporary files are not touched.
 #pragma once
 
 namespace parley {

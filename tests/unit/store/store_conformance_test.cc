@@ -403,6 +403,35 @@ TEST_P(StoreTest, ReplayPagesMergeDirectAndGroupMessagesInSeqOrder) {
   EXPECT_EQ(replayed, said) << "pages of 7 across three sources, in order, none twice";
 }
 
+TEST_P(StoreTest, ReplayPagesThroughManyConversationsMissNothing) {
+  // 60 users write to one recipient, round after round, so every page of
+  // the replay draws on many conversations at once.
+  User me = user("hub");
+  std::vector<User> peers;
+  for (int i = 0; i < 60; ++i) peers.push_back(user("peer" + std::to_string(i)));
+  std::vector<MessageId> sent;
+  for (int round = 0; round < 5; ++round) {
+    for (const User& p : peers) {
+      auto a = store_->appendDirect(p.id, me.id, "r" + std::to_string(round), round);
+      ASSERT_TRUE(a.ok()) << a.status().toString();
+      sent.push_back(a->id);
+    }
+    // The recipient answers one of them: its own messages are not its stream.
+    ASSERT_TRUE(store_->appendDirect(me.id, peers[static_cast<size_t>(round)].id, "back", 9).ok());
+  }
+  std::vector<MessageId> replayed;
+  Seq after = 0;
+  while (true) {
+    auto page = store_->inboxAfter(me.id, after, 7);
+    ASSERT_TRUE(page.ok()) << page.status().toString();
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 7u);
+    for (const Delivery& d : page.value()) replayed.push_back(d.message.id);
+    after = page->back().seq;
+  }
+  EXPECT_EQ(replayed, sent);
+}
+
 TEST_P(StoreTest, ConcurrentAppendsToOneRecipientNeverSkipOrRepeatASeq) {
   std::vector<User> senders;
   for (int i = 0; i < 8; ++i) senders.push_back(user("s" + std::to_string(i)));
@@ -623,6 +652,39 @@ TEST(SqliteMigrationTest, Version4DirectMessagesStayInTheirRecipientsStreams) {
   ASSERT_TRUE(eight.ok());
   EXPECT_EQ(eight->slots.at(0).prev, 7);
   opened->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteStoreFileTest, ADatabaseReachedThroughASymbolicLinkWorks) {
+  // SQLite follows the link and keeps its WAL beside the real file; the
+  // writer's own fsync of the WAL must find that one (it once looked for
+  // "<link>-wal" and failed at the first write).
+  auto dir = std::filesystem::temp_directory_path() / ("parley-link-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir / "real");
+  std::filesystem::create_directories(dir / "link");
+  std::string real = (dir / "real" / "p.db").string();
+  std::string link = (dir / "link" / "p.db").string();
+  {
+    auto created = openStore("sqlite:" + real);
+    ASSERT_TRUE(created.ok()) << created.status().toString();
+  }
+  std::filesystem::create_symlink(real, link);
+  {
+    auto opened = openStore("sqlite:" + link);
+    ASSERT_TRUE(opened.ok()) << opened.status().toString();
+    auto a = (*opened)->createUser("ann", "h", 1), b = (*opened)->createUser("ben", "h", 1);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_TRUE((*opened)->appendDirect(a->id, b->id, "through the link", 2).ok());
+  }
+  auto reopened = openStore("sqlite:" + real);
+  ASSERT_TRUE(reopened.ok());
+  auto ben = (*reopened)->findUser("ben");
+  ASSERT_TRUE(ben.ok());
+  auto inbox = (*reopened)->inboxAfter(ben->id, 0, 10);
+  ASSERT_TRUE(inbox.ok());
+  ASSERT_EQ(inbox->size(), 1u);
+  EXPECT_EQ(inbox->front().message.text, "through the link");
+  reopened->reset();
   std::filesystem::remove_all(dir);
 }
 

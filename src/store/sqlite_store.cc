@@ -586,11 +586,12 @@ Result<std::vector<Delivery>> SqliteStore::inboxAfter(UserId user, Seq after_seq
         while (s.step()) spans.push_back(Span{groupChatKey(s.int64(0)), s.int64(1), s.int64(2)});
         if (!s.status().ok()) return s.status();
       }
+      // Nothing newer than what is durable (SqliteWriter::durableMessageId).
       // Once `limit` rows are in hand, only lower ids can still make the
       // page: later ranges stop at the highest id kept, so a user with a
       // thousand conversations reads about one page of rows, not a page
       // per conversation.
-      Seq bound = INT64_MAX;
+      Seq bound = writer_->durableMessageId();
       auto keepLowest = [&] {
         if (limit <= 0 || out.size() < static_cast<size_t>(limit)) return;
         auto nth = out.begin() + (limit - 1);
@@ -704,7 +705,9 @@ Result<std::vector<Message>> SqliteStore::directHistory(UserId a, UserId b,
   std::vector<Message> out;
   Status st = read([&](SqliteDb& db) -> Status {
     PREPARE(s, db, sql.c_str());
-    s.bind(1, directChatKey(a, b)).bind(2, before.value_or(INT64_MAX)).bind(3, limit);
+    s.bind(1, directChatKey(a, b))
+        .bind(2, std::min(before.value_or(INT64_MAX), writer_->durableMessageId() + 1))
+        .bind(3, limit);
     while (s.step()) out.push_back(readMessage(s, 0));
     return s.status();
   });
@@ -723,7 +726,9 @@ Result<std::vector<Message>> SqliteStore::groupHistory(GroupId group,
   std::vector<Message> out;
   Status st = read([&](SqliteDb& db) -> Status {
     PREPARE(s, db, sql.c_str());
-    s.bind(1, groupChatKey(group)).bind(2, before.value_or(INT64_MAX)).bind(3, limit);
+    s.bind(1, groupChatKey(group))
+        .bind(2, std::min(before.value_or(INT64_MAX), writer_->durableMessageId() + 1))
+        .bind(3, limit);
     while (s.step()) out.push_back(readMessage(s, 0));
     return s.status();
   });

@@ -13,6 +13,10 @@ SqliteWriter::SqliteWriter(SqliteDb& db, size_t max_queued, MakeDurable make_dur
     : db_(db), max_queued_(max_queued), make_durable_(std::move(make_durable)) {
   // Should this fail, commits stay synchronous=FULL: slower, as safe.
   (void)db_.execScript("PRAGMA synchronous=NORMAL;");
+  // What an earlier process committed may not be synced yet (it crashed, the
+  // machine did not): sync it before showing it.
+  makeDurableOrDie();
+  durable_id_.store(newestMessageId(), std::memory_order_release);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "sqlite-writer");
     loop();
@@ -112,7 +116,8 @@ void SqliteWriter::runBatch(std::vector<JobPtr>& batch) {
   }
   // Durable (or failed as a whole) now: only from here on may anyone learn
   // that a message is stored.
-  handOver(Untold{std::move(batch), std::move(results), outcome});
+  Seq newest = outcome.ok() ? newestMessageId() : 0;
+  handOver(Untold{std::move(batch), std::move(results), outcome, newest});
 }
 
 void SqliteWriter::handOver(Untold untold) {
@@ -132,20 +137,18 @@ void SqliteWriter::completionLoop() {
     committed.swap(untold_);
     untold_cv_.notify_all();  // room for the writer
     lock.unlock();
-    bool stored = std::any_of(committed.begin(), committed.end(),
-                              [](const Untold& u) { return u.outcome.ok(); });
+    Seq newest = 0;
+    bool stored = false;
+    for (const Untold& u : committed) {
+      if (!u.outcome.ok()) continue;
+      stored = true;
+      newest = std::max(newest, u.newest_id);
+    }
     if (stored) {
-      Status durable = make_durable_();
-      if (!durable.ok()) {
-        // The rows are committed and readers may have seen them, but they
-        // may not be on disk, and after a failed fsync the kernel may have
-        // dropped them (Linux marks the pages clean). Neither "stored" nor
-        // "failed" would be true; like PostgreSQL, stop, and let a restart
-        // recover what the disk really holds (clients reconnect and resend
-        // what was never acknowledged).
-        spdlog::critical("cannot make committed messages durable ({}); stopping",
-                         durable.toString());
-        std::abort();
+      makeDurableOrDie();
+      // Before anyone is told: a recipient's next read must see its event.
+      if (newest > durable_id_.load(std::memory_order_relaxed)) {
+        durable_id_.store(newest, std::memory_order_release);
       }
     }
     for (Untold& untold : committed) tell(untold);
@@ -288,6 +291,27 @@ Status SqliteWriter::notePeer(SqliteDb& db, UserId user, UserId peer) {
   Status st = s.exec();
   if (st.ok()) known_peers_.insert({user, peer});
   return st;
+}
+
+void SqliteWriter::makeDurableOrDie() {
+  Status durable = make_durable_();
+  if (durable.ok()) return;
+  // The rows are committed, but they may not be on disk, and after a failed
+  // fsync the kernel may have dropped them (Linux marks the pages clean).
+  // Neither "stored" nor "failed" would be true; like PostgreSQL, stop, and
+  // let a restart recover what the disk really holds (clients reconnect and
+  // resend what was never acknowledged).
+  spdlog::critical("cannot make committed messages durable ({}); stopping", durable.toString());
+  std::abort();
+}
+
+Seq SqliteWriter::newestMessageId() {
+  // No row (nothing stored yet) or no table (a database without messages,
+  // as in tests of the writer alone): 0.
+  auto prepared = db_.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'");
+  if (!prepared.ok()) return 0;
+  Stmt s = db_.stmt(prepared.value());
+  return s.step() ? s.int64(0) : 0;
 }
 
 }  // namespace parley

@@ -15,11 +15,10 @@
 // a crash of the process), and the completion thread calls `make_durable`
 // (an fsync of the WAL) before it tells a batch, one call for every batch
 // committed meanwhile. Nobody hears "stored" before the fsync, as with
-// synchronous=FULL, but the fsync no longer stalls the writer. (Readers may
-// see a batch's rows a few milliseconds before its fsync; only a power
-// loss in that window could take them back, and then no sender had its
-// acknowledgement.) At most kMaxUntold committed batches wait for the
-// completion thread; past that the writer waits.
+// synchronous=FULL, but the fsync no longer stalls the writer. Readers of
+// the store show only messages up to durableMessageId(), which the
+// completion thread moves after each fsync. At most kMaxUntold committed
+// batches wait for the completion thread; past that the writer waits.
 //
 // Being the only writer of the file, the thread also keeps three caches that
 // stay exact because every change goes through it: each user's last seq (the
@@ -32,6 +31,7 @@
 // run on the writer thread only.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -101,6 +101,12 @@ class SqliteWriter {
   Result<Seq> lastSeq(SqliteDb& db, UserId user);
   // The members of `group` (sorted), from the cache or the database.
   Result<const std::vector<UserId>*> members(SqliteDb& db, GroupId group);
+  // The newest message id whose commit has been made durable. Readers show
+  // nothing newer: a row committed but not yet synced could vanish in a
+  // power loss, and SQLite would then hand its id out again — to a message
+  // a client that saw the first would drop as a duplicate.
+  Seq durableMessageId() const { return durable_id_.load(std::memory_order_acquire); }
+
   // Membership of `group` changed: reload it next time.
   void forgetMembers(GroupId group) { members_.erase(group); }
   // `peer` sent `user` a direct message: makes sure direct_peers says so
@@ -115,8 +121,13 @@ class SqliteWriter {
   struct Untold {
     std::vector<JobPtr> batch;
     std::vector<Status> results;
-    Status outcome;  // the commit's; when not ok, every job failed with it
+    Status outcome;     // the commit's; when not ok, every job failed with it
+    Seq newest_id = 0;  // the newest message id once it committed
   };
+  // The newest message id assigned and committed (AUTOINCREMENT's record).
+  Seq newestMessageId();
+  // make_durable_, and a failure is fatal (see completionLoop).
+  void makeDurableOrDie();
   void loop();
   void runBatch(std::vector<JobPtr>& batch);
   // Queues a finished batch for the completion thread (waits for room).
@@ -133,6 +144,7 @@ class SqliteWriter {
   SqliteDb& db_;
   const size_t max_queued_;
   const MakeDurable make_durable_;
+  std::atomic<Seq> durable_id_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<JobPtr> queue_;  // guarded by mu_

@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/sqlite_db.h"
@@ -79,6 +82,77 @@ TEST(SqliteWriterTest, NoJobIsToldBeforeAMakeDurableCallThatFollowedItsCommit) {
   Stmt s = db.stmt(count.value());
   ASSERT_TRUE(s.step());
   EXPECT_EQ(s.int64(0), kJobs);
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
+// Inserts one message row (the store's messages table uses AUTOINCREMENT).
+class MessageJob final : public SqliteWriter::Job {
+ public:
+  explicit MessageJob(std::atomic<bool>* told) : told_(told) {}
+  Status run(SqliteWriter&, SqliteDb& db) override {
+    auto insert = db.prepare("INSERT INTO messages(body) VALUES ('hi')");
+    if (!insert.ok()) return insert.status();
+    return db.stmt(insert.value()).exec();
+  }
+  void finish(const Status&) override { told_->store(true); }
+
+ private:
+  std::atomic<bool>* told_;
+};
+
+TEST(SqliteWriterTest, TheDurableMessageIdMovesOnlyAfterTheSyncThatCoversIt) {
+  std::string path = tempDb("watermark");
+  SqliteDb db;
+  ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
+  ASSERT_TRUE(db.execScript("PRAGMA journal_mode=WAL;"
+                            "CREATE TABLE messages(id INTEGER PRIMARY KEY AUTOINCREMENT, body);"
+                            "INSERT INTO messages(body) VALUES ('before');")
+                  .ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  int syncs = 0;
+  bool release = false;
+  std::atomic<bool> told{false};
+  {
+    // The first sync (at construction) passes; the second waits for the test.
+    SqliteWriter writer(db, 10, [&] {
+      std::unique_lock<std::mutex> lock(mu);
+      if (++syncs >= 2) {
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+      }
+      return Status::Ok();
+    });
+    EXPECT_EQ(writer.durableMessageId(), 1) << "what the file held at start";
+    writer.submit(std::make_unique<MessageJob>(&told));
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return syncs >= 2; }));
+    }
+    // Committed (another connection sees row 2), not yet synced.
+    SqliteDb reader;
+    ASSERT_TRUE(reader.open(path, /*read_only=*/true).ok());
+    auto count = reader.prepare("SELECT COUNT(*) FROM messages");
+    ASSERT_TRUE(count.ok());
+    {
+      Stmt s = reader.stmt(count.value());
+      ASSERT_TRUE(s.step());
+      EXPECT_EQ(s.int64(0), 2);
+    }
+    EXPECT_EQ(writer.durableMessageId(), 1);
+    EXPECT_FALSE(told.load());
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      release = true;
+    }
+    cv.notify_all();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!told.load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_TRUE(told.load());
+    EXPECT_EQ(writer.durableMessageId(), 2) << "moved before the job was told";
+  }
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 

@@ -9,7 +9,6 @@
 #include "store/chat_key.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_schema.h"
-#include "store/sqlite_wal_sync.h"
 
 namespace parley {
 namespace {

@@ -163,7 +163,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   if (!st.ok()) return st;
   store->writer_ = std::make_unique<SqliteWriter>(
       w, kMaxQueuedWrites, [sync = store->wal_sync_.get()] { return sync->sync(); });
-  store->checkpointer_ = std::make_unique<SqliteCheckpointer>(path, std::chrono::milliseconds(100));
+  store->checkpointer_ = std::make_unique<SqliteCheckpointer>(
+      path, std::chrono::milliseconds(100),
+      [writer = store->writer_.get()](const std::function<void()>& fn) {
+        writer->runBetweenBatches(fn);
+      });
   return store;
 }
 

@@ -64,7 +64,7 @@ void SqliteWriter::loop() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [this] { return (stopping_ || !queue_.empty()) && !paused_; });
       if (queue_.empty()) return;  // stopping, and everything queued has run
       if (queue_.size() <= kMaxBatch) {
         batch.swap(queue_);
@@ -73,9 +73,15 @@ void SqliteWriter::loop() {
         batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
         queue_.erase(queue_.begin(), split);
       }
+      in_batch_ = true;
     }
     runBatch(batch);
     batch.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_batch_ = false;
+    }
+    between_cv_.notify_all();
   }
 }
 
@@ -168,6 +174,19 @@ void SqliteWriter::tell(Untold& untold) {
   } else {
     finish_all();
   }
+}
+
+void SqliteWriter::runBetweenBatches(const std::function<void()>& fn) {
+  std::unique_lock<std::mutex> lock(mu_);
+  paused_ = true;
+  between_cv_.wait(lock, [this] { return !in_batch_; });
+  lock.unlock();
+  fn();
+  lock.lock();
+  paused_ = false;
+  bool work = !queue_.empty() || stopping_;
+  lock.unlock();
+  if (work) cv_.notify_one();
 }
 
 void SqliteWriter::setCompletionScope(std::function<void(const std::function<void()>&)> scope) {

@@ -86,6 +86,14 @@ class SqliteWriter {
   // Unavailable. Idempotent.
   void stop();
 
+  // Runs `fn` on the caller's thread while the writer is between batches:
+  // no write transaction is open, and none begins until `fn` returns (jobs
+  // submitted meanwhile wait in the queue). The checkpointer uses it to
+  // finish a checkpoint that no commit overtakes, so that the writer's next
+  // transaction can start the WAL over (see SqliteCheckpointer). One caller
+  // at a time.
+  void runBetweenBatches(const std::function<void()>& fn);
+
   // Wraps the run of each batch's finish() calls (Store::setCompletionScope).
   void setCompletionScope(std::function<void(const std::function<void()>&)> scope);
 
@@ -147,8 +155,11 @@ class SqliteWriter {
   std::atomic<Seq> durable_id_{0};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<JobPtr> queue_;  // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
+  std::vector<JobPtr> queue_;           // guarded by mu_
+  bool stopping_ = false;               // guarded by mu_
+  bool paused_ = false;                 // guarded by mu_: runBetweenBatches is running
+  bool in_batch_ = false;               // guarded by mu_: the writer is running a batch
+  std::condition_variable between_cv_;  // in_batch_ went false
   // Set under mu_ before the first batch; read by the completion thread
   // (after the writer took a batch under mu_ and handed it over under
   // untold_mu_).

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/sqlite_checkpointer.h"
 #include "store/sqlite_db.h"
 
 namespace parley {
@@ -82,6 +83,85 @@ TEST(SqliteWriterTest, NoJobIsToldBeforeAMakeDurableCallThatFollowedItsCommit) {
   Stmt s = db.stmt(count.value());
   ASSERT_TRUE(s.step());
   EXPECT_EQ(s.int64(0), kJobs);
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
+// A job that only records that it ran.
+class FlagJob final : public SqliteWriter::Job {
+ public:
+  explicit FlagJob(std::atomic<bool>* ran) : ran_(ran) {}
+  Status run(SqliteWriter&, SqliteDb&) override {
+    ran_->store(true);
+    return Status::Ok();
+  }
+  void finish(const Status&) override {}
+
+ private:
+  std::atomic<bool>* ran_;
+};
+
+TEST(SqliteWriterTest, NoBatchBeginsWhileAFunctionRunsBetweenBatches) {
+  std::string path = tempDb("between");
+  SqliteDb db;
+  ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
+  ASSERT_TRUE(db.execScript("PRAGMA journal_mode=WAL;").ok());
+  SqliteWriter writer(db, 100, [] { return Status::Ok(); });
+  std::atomic<bool> ran{false};
+  writer.runBetweenBatches([&] {
+    writer.submit(std::make_unique<FlagJob>(&ran));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(ran.load()) << "a batch ran while the writer was held";
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!ran.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(ran.load()) << "the job queued meanwhile never ran";
+  writer.stop();
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
+// Inserts one ~3 KB row: about a WAL frame per job.
+class BlobJob final : public SqliteWriter::Job {
+ public:
+  Status run(SqliteWriter&, SqliteDb& db) override {
+    auto insert = db.prepare("INSERT INTO t(v) VALUES (randomblob(3000))");
+    if (!insert.ok()) return insert.status();
+    return db.stmt(insert.value()).exec();
+  }
+  void finish(const Status&) override {}
+};
+
+// A writer that never pauses leaves a checkpoint no moment to catch up, so
+// SQLite never starts the WAL over (the writer here has no automatic
+// checkpoint of its own, so nothing else would): the checkpointer must hold
+// the writer for its last copy once the WAL is long.
+TEST(SqliteCheckpointerTest, TheWalStartsOverUnderAWriterThatNeverPauses) {
+  std::string path = tempDb("restart");
+  SqliteDb db;
+  ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
+  ASSERT_TRUE(db.execScript("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;"
+                            "CREATE TABLE t(v BLOB);")
+                  .ok());
+  constexpr int kRestartPages = 200;
+  constexpr int kJobs = 6000;  // ~6,000 frames: 30 times the restart size
+  {
+    SqliteWriter writer(db, kJobs, [] { return Status::Ok(); });
+    SqliteCheckpointer checkpointer(
+        path, std::chrono::milliseconds(5),
+        [&writer](const std::function<void()>& fn) { writer.runBetweenBatches(fn); },
+        kRestartPages);
+    // Small batches, always another one queued: the writer never idles.
+    for (int i = 0; i < kJobs; ++i) {
+      writer.submit(std::make_unique<BlobJob>());
+      if (i % 8 == 7) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    writer.stop();
+  }
+  // Started over, the WAL is rewritten from its beginning and its file stays
+  // near the restart size; never started over, it holds every frame.
+  auto wal_bytes = std::filesystem::file_size(path + "-wal");
+  EXPECT_LT(wal_bytes, 2000u * 4120u) << "the WAL never started over";
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 

@@ -99,10 +99,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   // an acknowledged message survives power loss, not just a crash.
   // 64 MiB of page cache: with SQLite's default 2 MiB the writer re-read
   // index pages from the OS on every batch. Checkpoints are the
-  // checkpointer thread's; the writer's own is a backstop. Under steady
-  // load the WAL is reused from its start only after a checkpoint caught
-  // up, so its file grows to tens of MiB; journal_size_limit trims it back
-  // when it is reset.
+  // checkpointer thread's; the writer's own is a backstop. The
+  // checkpointer starts the WAL over once it passes kRestartPages (~34 MB
+  // of file, reused from its start); journal_size_limit trims a longer one
+  // back when it is reset.
   std::string pragmas =
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
       "PRAGMA cache_size=-65536; PRAGMA journal_size_limit=67108864;"

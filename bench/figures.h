@@ -53,6 +53,9 @@ struct Figures {
   double setup_seconds = 0;        // connect: time to get every connection logged in
   LatencyHistogram latency;        // message send -> recipient receive, microseconds
   LatencyHistogram login_latency;  // connect -> login/resume answer, microseconds
+  // Paced runs: how late this process's 1 ms send tick fired, microseconds.
+  // The bench's own scheduling delay, which every latency above includes.
+  LatencyHistogram tick_lag;
 
   nlohmann::json toJson() const {
     return nlohmann::json{{"sent", sent},
@@ -67,7 +70,8 @@ struct Figures {
                           {"seconds", seconds},
                           {"setup_seconds", setup_seconds},
                           {"hist", latency.serialize()},
-                          {"login_hist", login_latency.serialize()}};
+                          {"login_hist", login_latency.serialize()},
+                          {"tick_lag_hist", tick_lag.serialize()}};
   }
   void add(const nlohmann::json& j) {
     sent += j["sent"].get<uint64_t>();
@@ -83,6 +87,7 @@ struct Figures {
     setup_seconds = std::max(setup_seconds, j["setup_seconds"].get<double>());
     latency.deserializeAndMerge(j["hist"].get<std::string>());
     login_latency.deserializeAndMerge(j["login_hist"].get<std::string>());
+    tick_lag.deserializeAndMerge(j["tick_lag_hist"].get<std::string>());
   }
 };
 

@@ -187,6 +187,12 @@ int main(int argc, char** argv) {
     std::printf("  latency us: p50 %llu  p90 %llu  p99 %llu  p99.9 %llu  max %llu\n",
                 ull(h.percentile(0.50)), ull(h.percentile(0.90)), ull(h.percentile(0.99)),
                 ull(h.percentile(0.999)), ull(h.max()));
+    if (o.rate > 0) {
+      const LatencyHistogram& tl = total.tick_lag;
+      std::printf(
+          "  bench send-tick lag us (its own scheduling delay): p99 %llu  p99.9 %llu  max %llu\n",
+          ull(tl.percentile(0.99)), ull(tl.percentile(0.999)), ull(tl.max()));
+    }
     std::printf("  verification: lost %llu  duplicated %llu\n", ull(lost), ull(total.duplicates));
   } else {
     double login_secs = o.scenario == "login" ? secs : std::max(total.setup_seconds, 1e-9);
@@ -223,6 +229,8 @@ int main(int argc, char** argv) {
                {"p99_us", h.percentile(0.99)},
                {"p999_us", h.percentile(0.999)},
                {"max_us", h.max()},
+               {"tick_lag_p99_us", total.tick_lag.percentile(0.99)},
+               {"tick_lag_max_us", total.tick_lag.max()},
                {"logins", total.logins},
                {"resumes", total.resumes},
                {"logins_per_s", total.logins / login_secs},

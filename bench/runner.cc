@@ -344,13 +344,19 @@ void Runner::tick() {
     maybeFinish();
     return;
   }
-  double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
+  Clock::time_point now = Clock::now();
+  if (tick_due_ != Clock::time_point{}) {
+    auto late = std::chrono::duration_cast<std::chrono::microseconds>(now - tick_due_).count();
+    figures_.tick_lag.record(static_cast<uint64_t>(std::max<int64_t>(late, 0)));
+  }
+  double elapsed = std::chrono::duration<double>(now - started_).count();
   uint64_t due = static_cast<uint64_t>(elapsed * o_.rate);
   while (figures_.sent < due && sending_) {
     sendFrom(conns_[senders_[next_sender_++ % senders_.size()]]);
   }
   timer_ = std::make_unique<boost::asio::steady_timer>(io_);
-  timer_->expires_after(std::chrono::milliseconds(1));
+  tick_due_ = Clock::now() + std::chrono::milliseconds(1);
+  timer_->expires_at(tick_due_);
   timer_->async_wait([this](auto) { tick(); });
 }
 

@@ -94,6 +94,7 @@ class Runner {
   uint64_t in_flight_ = 0;
   Clock::time_point ramp_started_, started_, deadline_;
   Clock::time_point last_progress_;  // last ack or delivery
+  Clock::time_point tick_due_{};     // paced mode: when the send tick should fire
   int64_t started_ns_ = 0;
   uint64_t last_acked_ = 0, last_delivered_ = 0, last_logins_ = 0;
   std::unique_ptr<boost::asio::steady_timer> timer_, drain_timer_, progress_timer_;

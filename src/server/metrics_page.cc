@@ -79,6 +79,10 @@ std::string renderMetrics(const Metrics& m, const Gauges& g) {
 
   m.store_commit.render("parley_store_commit_seconds",
                         "Time to durably store one message (the reply waits for it).", &p.text());
+  m.loop_lag.render("parley_loop_lag_seconds",
+                    "How late an event loop ran a timer due every 10 ms: what every connection "
+                    "on a busy or blocked loop waits on top of its own work.",
+                    &p.text());
   m.bus_publish_lag.render("parley_bus_publish_lag_seconds",
                            "Time from publishing an event on the bus until it was handed on "
                            "(to Redis, or to local sessions on the local bus).",

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "net/loop_lag_probe.h"
 #include "net/post_batch.h"
 #include "net/tls_stream.h"
 #include "protocol/reply.h"
@@ -74,6 +75,9 @@ Status ParleyServer::start() {
   service_->start();
 
   loops_ = std::make_unique<net::EventLoopPool>(config_.threads);
+  for (size_t i = 0; i < loops_->size(); ++i) {
+    net::startLoopLagProbe(loops_->at(i), &metrics_.loop_lag, std::chrono::milliseconds(10));
+  }
   net::ConnectionOptions conn;
   conn.max_line_bytes = config_.max_line;
   conn.max_line_bytes_before_auth = config_.max_line_before_login;

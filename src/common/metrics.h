@@ -54,7 +54,7 @@ struct Metrics {
   std::atomic<int64_t> requests_waiting{0};
   LatencyBuckets store_commit;     // storing one message (appendDirect / appendGroup)
   LatencyBuckets bus_publish_lag;  // publish() until the bus has handed the envelope on
-  LatencyBuckets loop_lag;         // how late an event loop ran a timer (net::LoopLagProbe)
+  LatencyBuckets loop_lag;         // how late an event loop ran a timer (net::startLoopLagProbe)
 
   void countError(Code code) {
     errors_by_code[static_cast<size_t>(code)].fetch_add(1, std::memory_order_relaxed);

@@ -325,9 +325,10 @@ void SqliteWriter::makeDurableOrDie() {
 }
 
 Seq SqliteWriter::newestMessageId() {
-  // No row (nothing stored yet) or no table (a database without messages,
-  // as in tests of the writer alone): 0.
-  auto prepared = db_.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'");
+  // The largest rowid: one step down the table's B-tree. No row (NULL, read
+  // as 0) or no table (a database without messages, as in tests of the
+  // writer alone): 0.
+  auto prepared = db_.prepare("SELECT MAX(id) FROM messages");
   if (!prepared.ok()) return 0;
   Stmt s = db_.stmt(prepared.value());
   return s.step() ? s.int64(0) : 0;

@@ -188,7 +188,7 @@ TEST(SqliteCheckpointerTest, TheWalStartsOverUnderAWriterThatNeverIdles) {
                                   << never_held / kFrame << " without the hold)";
 }
 
-// Inserts one message row (the store's messages table uses AUTOINCREMENT).
+// Inserts one message row (its id: one more than the largest, as in the store).
 class MessageJob final : public SqliteWriter::Job {
  public:
   explicit MessageJob(std::atomic<bool>* told) : told_(told) {}
@@ -208,7 +208,7 @@ TEST(SqliteWriterTest, TheDurableMessageIdMovesOnlyAfterTheSyncThatCoversIt) {
   SqliteDb db;
   ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
   ASSERT_TRUE(db.execScript("PRAGMA journal_mode=WAL;"
-                            "CREATE TABLE messages(id INTEGER PRIMARY KEY AUTOINCREMENT, body);"
+                            "CREATE TABLE messages(id INTEGER PRIMARY KEY, body);"
                             "INSERT INTO messages(body) VALUES ('before');")
                   .ok());
   std::mutex mu;

@@ -655,6 +655,77 @@ TEST(SqliteMigrationTest, Version4DirectMessagesStayInTheirRecipientsStreams) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(SqliteMigrationTest, Version5MessagesKeepTheirIdsWithoutAutoincrement) {
+  // Schema 6 rebuilds messages without AUTOINCREMENT: every row, id and
+  // column must survive, history and streams must read as before, and new
+  // ids must go on after the largest old one.
+  auto dir =
+      std::filesystem::temp_directory_path() / ("parley-migrate5-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "v5.db").string();
+  {
+    SqliteDb db;
+    ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
+    std::string script = "CREATE TABLE schema_version (version INTEGER NOT NULL);";
+    for (int v = 0; v < 5; ++v) script += sqlite_schema::kMigrations[v];
+    // ann -> ben (1, 3), ben -> ann (2), ann's group message (4); ben acked 1.
+    script +=
+        "INSERT INTO schema_version VALUES (1), (2), (3), (4), (5);"
+        "INSERT INTO users(id, name, password_hash, ack_seq, created_ms) VALUES"
+        "  (1, 'ann', 'h', 0, 1), (2, 'ben', 'h', 1, 1);"
+        "INSERT INTO chat_groups(id, name, created_ms) VALUES (1, 'g', 1);"
+        "INSERT INTO group_members VALUES (1, 1, 'owner', 1), (1, 2, 'member', 1);"
+        "INSERT INTO group_spans VALUES (1, 1, 0, NULL), (2, 1, 0, NULL);"
+        "INSERT INTO direct_peers VALUES (2, 1), (1, 2);"
+        "INSERT INTO messages(chat, sender_id, recipient_id, group_id, body, ts) VALUES"
+        "  ('d:1:2', 1, 2, NULL, 'a1', 11), ('d:1:2', 2, 1, NULL, 'b2', 12),"
+        "  ('d:1:2', 1, 2, NULL, 'a3', 13), ('g:1', 1, NULL, 1, 'g4', 14);";
+    ASSERT_TRUE(db.execScript(script.c_str()).ok());
+  }
+  auto opened = openStore("sqlite:" + path);
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  Store& store = **opened;
+  auto stream = [&](UserId user, Seq after) {
+    std::vector<std::pair<MessageId, std::string>> out;
+    auto page = store.inboxAfter(user, after, 10);
+    EXPECT_TRUE(page.ok());
+    if (page.ok()) {
+      for (const Delivery& d : page.value()) {
+        EXPECT_EQ(d.seq, d.message.id);
+        out.emplace_back(d.message.id, d.message.text);
+      }
+    }
+    return out;
+  };
+  using Stream = std::vector<std::pair<MessageId, std::string>>;
+  EXPECT_EQ(stream(2, 1), (Stream{{3, "a3"}, {4, "g4"}}));
+  EXPECT_EQ(stream(1, 0), (Stream{{2, "b2"}}));
+  auto history = store.directHistory(1, 2, std::nullopt, 10);
+  ASSERT_TRUE(history.ok()) << history.status().toString();
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ(history->front().ts, 11) << "the other columns came along";
+  auto five = store.appendDirect(2, 1, "b5", 15);
+  ASSERT_TRUE(five.ok()) << five.status().toString();
+  EXPECT_EQ(five->id, 5) << "ids go on after the largest old one";
+  EXPECT_EQ(five->slots.at(0).prev, 2) << "ann's newest before it";
+  opened->reset();
+  {
+    SqliteDb db;
+    ASSERT_TRUE(db.open(path, /*read_only=*/true).ok());
+    auto q = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'messages'");
+    ASSERT_TRUE(q.ok());
+    Stmt s = db.stmt(q.value());
+    ASSERT_TRUE(s.step());
+    EXPECT_EQ(s.text(0).find("AUTOINCREMENT"), std::string::npos);
+    auto idx = db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_by_chat'");
+    ASSERT_TRUE(idx.ok());
+    Stmt i = db.stmt(idx.value());
+    ASSERT_TRUE(i.step());
+    EXPECT_EQ(i.int64(0), 1) << "the history index is back";
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SqliteStoreFileTest, ADatabaseReachedThroughASymbolicLinkWorks) {
   // SQLite follows the link and keeps its WAL beside the real file; the
   // writer's own fsync of the WAL must find that one (it once looked for

@@ -1,5 +1,7 @@
 #include "store/sqlite_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstdint>
@@ -125,6 +127,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                             ")");
   }
   for (int64_t v = version; v < kLatest; ++v) {
+    // Some migrations rebuild a table (schema 6: ~2 s per million messages);
+    // an operator watching a slow start should see why.
+    if (version > 0) spdlog::info("upgrading {} to schema {}", path, v + 1);
     std::string script = std::string("BEGIN IMMEDIATE;") + sqlite_schema::kMigrations[v] +
                          "INSERT INTO schema_version VALUES (" + std::to_string(v + 1) +
                          "); COMMIT;";

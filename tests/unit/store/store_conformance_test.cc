@@ -722,7 +722,40 @@ TEST(SqliteMigrationTest, Version5MessagesKeepTheirIdsWithoutAutoincrement) {
     Stmt i = db.stmt(idx.value());
     ASSERT_TRUE(i.step());
     EXPECT_EQ(i.int64(0), 1) << "the history index is back";
+    auto page = db.prepare("PRAGMA page_size");
+    ASSERT_TRUE(page.ok());
+    Stmt p = db.stmt(page.value());
+    ASSERT_TRUE(p.step());
+    EXPECT_EQ(p.int64(0), 4096) << "an existing file keeps its page size";
   }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteStoreFileTest, ANewDatabaseUsesOneKibibytePages) {
+  // Small pages halve the bytes a commit writes (one index leaf per
+  // conversation in the batch); only a new file can get them.
+  auto dir = std::filesystem::temp_directory_path() / ("parley-page-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "p.db").string();
+  {
+    auto created = openStore("sqlite:" + path);
+    ASSERT_TRUE(created.ok()) << created.status().toString();
+    auto a = (*created)->createUser("ann", "h", 1), b = (*created)->createUser("ben", "h", 1);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_TRUE((*created)->appendDirect(a->id, b->id, std::string(4096, 'x'), 2).ok());
+  }
+  SqliteDb db;
+  ASSERT_TRUE(db.open(path, /*read_only=*/true).ok());
+  auto page = db.prepare("PRAGMA page_size");
+  ASSERT_TRUE(page.ok());
+  Stmt p = db.stmt(page.value());
+  ASSERT_TRUE(p.step());
+  EXPECT_EQ(p.int64(0), 1024);
+  auto body = db.prepare("SELECT length(body) FROM messages");
+  ASSERT_TRUE(body.ok());
+  Stmt b = db.stmt(body.value());
+  ASSERT_TRUE(b.step());
+  EXPECT_EQ(b.int64(0), 4096) << "a longest message spans overflow pages intact";
   std::filesystem::remove_all(dir);
 }
 

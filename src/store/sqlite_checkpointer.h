@@ -34,7 +34,7 @@ namespace parley {
 class SqliteCheckpointer {
  public:
   // The WAL pages the writer may leave before checkpointing itself.
-  static constexpr int kWriterBackstopPages = 16384;  // 16 MiB of 1 KiB pages
+  static constexpr int kWriterBackstopPages = 16384;  // 32 MiB of 2 KiB pages
   // WAL frames past which a checkpoint ends with the writer held, so that
   // the WAL starts over (half the backstop: well before the writer's own).
   static constexpr int kRestartPages = kWriterBackstopPages / 2;

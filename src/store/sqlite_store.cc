@@ -102,16 +102,18 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   // 64 MiB of page cache: with SQLite's default 2 MiB the writer re-read
   // index pages from the OS on every batch. Checkpoints are the
   // checkpointer thread's; the writer's own is a backstop. The
-  // checkpointer starts the WAL over once it passes kRestartPages (~8.6 MB
-  // of file with 1 KiB pages, reused from its start); journal_size_limit
+  // checkpointer starts the WAL over once it passes kRestartPages (~17 MB
+  // of file with 2 KiB pages, reused from its start); journal_size_limit
   // trims a longer one back when it is reset.
-  // 1 KiB pages, for a new file (an existing one keeps its own): a commit
+  // 2 KiB pages, for a new file (an existing one keeps its own): a commit
   // rewrites every page it touches, in the WAL and again at the checkpoint,
   // and a batch of messages touches one index leaf per conversation, so
-  // small pages halve the bytes written per message (6.7 KB to 3.5 KB over
-  // 2,000 connections; docs/performance.md, change 28).
+  // smaller pages cut the bytes written per message by a quarter to a third
+  // (6.7 KB to 4.6 KB over 2,000 connections). 1 KiB pages halved them but
+  // cost ~54 B per idle connection in page-cache headers (the token pages
+  // that resume reads); 2 KiB cost ~12 (docs/performance.md, change 28).
   std::string pragmas =
-      "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+      "PRAGMA page_size=2048; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
       "PRAGMA foreign_keys=ON;"
       "PRAGMA cache_size=-65536; PRAGMA journal_size_limit=67108864;"
       "PRAGMA wal_autocheckpoint=" +

@@ -731,8 +731,8 @@ TEST(SqliteMigrationTest, Version5MessagesKeepTheirIdsWithoutAutoincrement) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(SqliteStoreFileTest, ANewDatabaseUsesOneKibibytePages) {
-  // Small pages halve the bytes a commit writes (one index leaf per
+TEST(SqliteStoreFileTest, ANewDatabaseUsesTwoKibibytePages) {
+  // Smaller pages cut the bytes a commit writes (one index leaf per
   // conversation in the batch); only a new file can get them.
   auto dir = std::filesystem::temp_directory_path() / ("parley-page-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
@@ -750,7 +750,7 @@ TEST(SqliteStoreFileTest, ANewDatabaseUsesOneKibibytePages) {
   ASSERT_TRUE(page.ok());
   Stmt p = db.stmt(page.value());
   ASSERT_TRUE(p.step());
-  EXPECT_EQ(p.int64(0), 1024);
+  EXPECT_EQ(p.int64(0), 2048);
   auto body = db.prepare("SELECT length(body) FROM messages");
   ASSERT_TRUE(body.ok());
   Stmt b = db.stmt(body.value());

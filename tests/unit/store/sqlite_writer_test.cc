@@ -184,12 +184,12 @@ TEST(SqliteCheckpointerTest, TheWalStartsOverUnderAWriterThatNeverIdles) {
   // machine (ctest -j) the feeder can be descheduled long enough for a
   // passive checkpoint to catch up once, which starts the WAL over. Take the
   // longest of a few tries.
+  constexpr uintmax_t kFrame = 4096 + 24;
   uintmax_t never_held = 0;
-  for (int attempt = 0; attempt < 3 && never_held <= 2000 * (4096 + 24); ++attempt) {
+  for (int attempt = 0; attempt < 3 && never_held <= 2000 * kFrame; ++attempt) {
     never_held = std::max(never_held, walBytesUnderABusyWriter("restart-control", /*hold=*/false));
   }
   uintmax_t held = walBytesUnderABusyWriter("restart", /*hold=*/true);
-  constexpr uintmax_t kFrame = 4096 + 24;
   // The workload itself: ~4,000 frames when the WAL never starts over.
   ASSERT_GT(never_held, 2000 * kFrame) << "the workload wrote less than expected";
   EXPECT_LT(held, never_held / 3) << "the WAL never started over (" << held / kFrame << " frames; "

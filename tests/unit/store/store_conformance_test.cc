@@ -655,6 +655,15 @@ TEST(SqliteMigrationTest, Version4DirectMessagesStayInTheirRecipientsStreams) {
   std::filesystem::remove_all(dir);
 }
 
+// The first column of the first row of `sql`, as text; "" when there is none.
+std::string firstValue(SqliteDb& db, const char* sql) {
+  auto prepared = db.prepare(sql);
+  EXPECT_TRUE(prepared.ok()) << sql;
+  if (!prepared.ok()) return "";
+  Stmt s = db.stmt(prepared.value());
+  return s.step() ? s.text(0) : "";
+}
+
 TEST(SqliteMigrationTest, Version5MessagesKeepTheirIdsWithoutAutoincrement) {
   // Schema 6 rebuilds messages without AUTOINCREMENT: every row, id and
   // column must survive, history and streams must read as before, and new
@@ -712,21 +721,13 @@ TEST(SqliteMigrationTest, Version5MessagesKeepTheirIdsWithoutAutoincrement) {
   {
     SqliteDb db;
     ASSERT_TRUE(db.open(path, /*read_only=*/true).ok());
-    auto q = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'messages'");
-    ASSERT_TRUE(q.ok());
-    Stmt s = db.stmt(q.value());
-    ASSERT_TRUE(s.step());
-    EXPECT_EQ(s.text(0).find("AUTOINCREMENT"), std::string::npos);
-    auto idx = db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_by_chat'");
-    ASSERT_TRUE(idx.ok());
-    Stmt i = db.stmt(idx.value());
-    ASSERT_TRUE(i.step());
-    EXPECT_EQ(i.int64(0), 1) << "the history index is back";
-    auto page = db.prepare("PRAGMA page_size");
-    ASSERT_TRUE(page.ok());
-    Stmt p = db.stmt(page.value());
-    ASSERT_TRUE(p.step());
-    EXPECT_EQ(p.int64(0), 4096) << "an existing file keeps its page size";
+    std::string table = firstValue(db, "SELECT sql FROM sqlite_master WHERE name = 'messages'");
+    ASSERT_NE(table, "");
+    EXPECT_EQ(table.find("AUTOINCREMENT"), std::string::npos);
+    EXPECT_EQ(firstValue(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_by_chat'"),
+              "1")
+        << "the history index is back";
+    EXPECT_EQ(firstValue(db, "PRAGMA page_size"), "4096") << "an existing file keeps its page size";
   }
   std::filesystem::remove_all(dir);
 }
@@ -746,16 +747,9 @@ TEST(SqliteStoreFileTest, ANewDatabaseUsesTwoKibibytePages) {
   }
   SqliteDb db;
   ASSERT_TRUE(db.open(path, /*read_only=*/true).ok());
-  auto page = db.prepare("PRAGMA page_size");
-  ASSERT_TRUE(page.ok());
-  Stmt p = db.stmt(page.value());
-  ASSERT_TRUE(p.step());
-  EXPECT_EQ(p.int64(0), 2048);
-  auto body = db.prepare("SELECT length(body) FROM messages");
-  ASSERT_TRUE(body.ok());
-  Stmt b = db.stmt(body.value());
-  ASSERT_TRUE(b.step());
-  EXPECT_EQ(b.int64(0), 4096) << "a longest message spans overflow pages intact";
+  EXPECT_EQ(firstValue(db, "PRAGMA page_size"), "2048");
+  EXPECT_EQ(firstValue(db, "SELECT length(body) FROM messages"), "4096")
+      << "a longest message spans overflow pages intact";
   std::filesystem::remove_all(dir);
 }
 

@@ -527,7 +527,17 @@ TEST_P(StoreTest, DataSurvivesReopen) {
 INSTANTIATE_TEST_SUITE_P(AllStores, StoreTest, ::testing::Values("sqlite", "mysql"),
                          [](const auto& info) { return info.param; });
 
-// MySQL only: the database goes away and comes back.
+// The script that builds an empty database of schema `version` as a server
+// of that version left it: its migrations in order, and their record.
+std::string schemaUpTo(int version) {
+  std::string script = "CREATE TABLE schema_version (version INTEGER NOT NULL);";
+  for (int v = 0; v < version; ++v) {
+    script += sqlite_schema::kMigrations[v];
+    script += "INSERT INTO schema_version VALUES (" + std::to_string(v + 1) + ");";
+  }
+  return script;
+}
+
 TEST(SqliteMigrationTest, Version2DatabaseKeepsItsInboxAfterUpgrade) {
   // A database written by schema version 2 (per-user gap-free seqs in an
   // inbox row per recipient, users.last_seq) is upgraded in place to message
@@ -540,12 +550,10 @@ TEST(SqliteMigrationTest, Version2DatabaseKeepsItsInboxAfterUpgrade) {
   {
     SqliteDb db;
     ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
-    std::string script = "CREATE TABLE schema_version (version INTEGER NOT NULL);";
-    script += std::string(sqlite_schema::kMigrations[0]) + sqlite_schema::kMigrations[1];
+    std::string script = schemaUpTo(2);
     // ann writes three direct messages to ben (ids 1-3), then two to their
     // group with cat (ids 4-5). ben acked his seq 4 (message 4); cat nothing.
     script +=
-        "INSERT INTO schema_version VALUES (1), (2);"
         "INSERT INTO users(id, name, password_hash, last_seq, ack_seq, created_ms) VALUES"
         "  (1, 'ann', 'h', 0, 0, 1), (2, 'ben', 'h', 5, 4, 1), (3, 'cat', 'h', 2, 0, 1);"
         "INSERT INTO chat_groups(id, name, created_ms) VALUES (1, 'g', 1);"
@@ -607,12 +615,10 @@ TEST(SqliteMigrationTest, Version4DirectMessagesStayInTheirRecipientsStreams) {
   {
     SqliteDb db;
     ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
-    std::string script = "CREATE TABLE schema_version (version INTEGER NOT NULL);";
-    for (int v = 0; v < 4; ++v) script += sqlite_schema::kMigrations[v];
+    std::string script = schemaUpTo(4);
     // ann -> ben (1, 3), cat -> ben (2), ben -> ann (4), ann -> cat (5);
     // ben acked up to 1.
     script +=
-        "INSERT INTO schema_version VALUES (1), (2), (3), (4);"
         "INSERT INTO users(id, name, password_hash, ack_seq, created_ms) VALUES"
         "  (1, 'ann', 'h', 0, 1), (2, 'ben', 'h', 1, 1), (3, 'cat', 'h', 0, 1);"
         "INSERT INTO messages(id, chat, sender_id, recipient_id, group_id, body, ts) VALUES"
@@ -675,11 +681,9 @@ TEST(SqliteMigrationTest, Version5MessagesKeepTheirIdsWithoutAutoincrement) {
   {
     SqliteDb db;
     ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
-    std::string script = "CREATE TABLE schema_version (version INTEGER NOT NULL);";
-    for (int v = 0; v < 5; ++v) script += sqlite_schema::kMigrations[v];
+    std::string script = schemaUpTo(5);
     // ann -> ben (1, 3), ben -> ann (2), ann's group message (4); ben acked 1.
     script +=
-        "INSERT INTO schema_version VALUES (1), (2), (3), (4), (5);"
         "INSERT INTO users(id, name, password_hash, ack_seq, created_ms) VALUES"
         "  (1, 'ann', 'h', 0, 1), (2, 'ben', 'h', 1, 1);"
         "INSERT INTO chat_groups(id, name, created_ms) VALUES (1, 'g', 1);"

@@ -132,7 +132,7 @@ class SqliteWriter {
     Status outcome;     // the commit's; when not ok, every job failed with it
     Seq newest_id = 0;  // the newest message id once it committed
   };
-  // The newest message id assigned and committed (AUTOINCREMENT's record).
+  // The newest message id committed: the largest rowid of messages.
   Seq newestMessageId();
   // make_durable_, and a failure is fatal (see completionLoop).
   void makeDurableOrDie();

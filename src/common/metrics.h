@@ -55,6 +55,12 @@ struct Metrics {
   LatencyBuckets store_commit;     // storing one message (appendDirect / appendGroup)
   LatencyBuckets bus_publish_lag;  // publish() until the bus has handed the envelope on
   LatencyBuckets loop_lag;         // how late an event loop ran a timer (net::startLoopLagProbe)
+  // The embedded store's disk (SqliteStore): its fsync of the WAL, which
+  // every acknowledgement waits for, and how long its writer was held so
+  // that the WAL could start over (every message waits meanwhile). They
+  // tell a slow disk from a slow server.
+  LatencyBuckets store_wal_sync;
+  LatencyBuckets store_writer_hold;
 
   void countError(Code code) {
     errors_by_code[static_cast<size_t>(code)].fetch_add(1, std::memory_order_relaxed);

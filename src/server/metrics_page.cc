@@ -79,6 +79,14 @@ std::string renderMetrics(const Metrics& m, const Gauges& g) {
 
   m.store_commit.render("parley_store_commit_seconds",
                         "Time to durably store one message (the reply waits for it).", &p.text());
+  m.store_wal_sync.render("parley_store_wal_sync_seconds",
+                          "Embedded store: the fsync of the SQLite WAL that makes commits durable; "
+                          "every reply to a send waits for one.",
+                          &p.text());
+  m.store_writer_hold.render("parley_store_writer_hold_seconds",
+                             "Embedded store: how long the writer was held so that the WAL could "
+                             "start over; every message waits meanwhile.",
+                             &p.text());
   m.loop_lag.render("parley_loop_lag_seconds",
                     "How late an event loop ran a timer due every 10 ms: what every connection "
                     "on a busy or blocked loop waits on top of its own work.",

@@ -40,7 +40,7 @@ ParleyServer::ParleyServer(Config config) : config_(std::move(config)) {
 ParleyServer::~ParleyServer() { stop(); }
 
 Status ParleyServer::start() {
-  auto store = openStore(config_.storeUrl());
+  auto store = openStore(config_.storeUrl(), &metrics_);
   if (!store.ok()) return Status(store.status().code(), "store: " + store.status().message());
   store_ = std::move(store).value();
   // A commit's replies and events reach each event loop as one handler.

@@ -47,6 +47,9 @@ class ParleyServer {
   Status startAdmin();
 
   Config config_;
+  // Before every member that counts into it (store, bus, service, loops):
+  // destroyed after their threads have stopped.
+  Metrics metrics_;
   StorePtr store_;
   BusPtr bus_;
   std::unique_ptr<BlockingPool> pool_;
@@ -57,7 +60,6 @@ class ParleyServer {
   std::unique_ptr<net::TcpServer> tcp_;
   std::unique_ptr<net::WebServer> web_;
   ConnectionTracker tracker_;
-  Metrics metrics_;
   double start_time_seconds_ = 0;
   std::unique_ptr<AdminServer> admin_;
   bool stopped_ = false;

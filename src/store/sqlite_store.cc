@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 
+#include "common/metrics.h"
 #include "store/chat_key.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_schema.h"
@@ -88,7 +90,7 @@ Status openSpan(SqliteDb& db, GroupId group, UserId user) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
-                                                       size_t read_connections) {
+                                                       size_t read_connections, Metrics* metrics) {
   std::unique_ptr<SqliteStore> store(new SqliteStore());
   store->path_ = path;
   store->writer_db_ = std::make_unique<SqliteDb>();
@@ -174,12 +176,25 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
       std::make_unique<WalSync>(sqlite3_filename_wal(sqlite3_db_filename(w.raw(), "main")));
   st = store->wal_sync_->open();
   if (!st.ok()) return st;
+  // Both disk waits are timed: the latency a client sees is mostly them when
+  // the disk is slow (docs/performance.md, ninth round).
+  LatencyBuckets* sync_time = metrics ? &metrics->store_wal_sync : nullptr;
+  LatencyBuckets* hold_time = metrics ? &metrics->store_writer_hold : nullptr;
   store->writer_ = std::make_unique<SqliteWriter>(
-      w, kMaxQueuedWrites, [sync = store->wal_sync_.get()] { return sync->sync(); });
+      w, kMaxQueuedWrites, [sync = store->wal_sync_.get(), sync_time] {
+        auto started = std::chrono::steady_clock::now();
+        Status st = sync->sync();
+        if (sync_time) sync_time->observe(std::chrono::steady_clock::now() - started);
+        return st;
+      });
   store->checkpointer_ = std::make_unique<SqliteCheckpointer>(
       path, std::chrono::milliseconds(100),
-      [writer = store->writer_.get()](const std::function<void()>& fn) {
-        writer->runBetweenBatches(fn);
+      [writer = store->writer_.get(), hold_time](const std::function<void()>& fn) {
+        writer->runBetweenBatches([&fn, hold_time] {
+          auto started = std::chrono::steady_clock::now();
+          fn();
+          if (hold_time) hold_time->observe(std::chrono::steady_clock::now() - started);
+        });
       });
   return store;
 }

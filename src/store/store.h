@@ -23,6 +23,8 @@
 
 namespace parley {
 
+struct Metrics;
+
 class Store {
  public:
   Store() = default;
@@ -153,6 +155,8 @@ using StorePtr = std::unique_ptr<Store>;
 //   sqlite:PATH (or a bare path)           embedded SQLite file, WAL
 //   mysql://user:pass@host:port/database   MySQL / MariaDB
 // Creates or migrates the schema. Returns Unavailable/Internal on failure.
-Result<StorePtr> openStore(const std::string& url);
+// `metrics` (optional, outlives the store): where the embedded store times
+// its disk (Metrics::store_wal_sync, store_writer_hold).
+Result<StorePtr> openStore(const std::string& url, Metrics* metrics = nullptr);
 
 }  // namespace parley

@@ -155,6 +155,13 @@ TEST_F(AdminTest, MetricsCountTrafficAndErrors) {
   EXPECT_GT(s["parley_store_commit_seconds_sum"], 0);
   EXPECT_LE(s["parley_store_commit_seconds_bucket{le=\"0.0001\"}"],
             s["parley_store_commit_seconds_bucket{le=\"2.5\"}"]);
+  // The embedded store timed its disk: a WAL fsync per commit at least
+  // once; a few messages never make the WAL start over.
+  EXPECT_GE(s["parley_store_wal_sync_seconds_count"], 1);
+  EXPECT_EQ(s["parley_store_wal_sync_seconds_bucket{le=\"+Inf\"}"],
+            s["parley_store_wal_sync_seconds_count"]);
+  EXPECT_EQ(s.count("parley_store_writer_hold_seconds_count"), 1u);
+  EXPECT_EQ(s["parley_store_writer_hold_seconds_count"], 0);
   // Every event went through the bus: 4 to bob, 2 to carol (stored while she
   // was away: not live), plus friend_added and presence notices.
   EXPECT_GE(s["parley_bus_deliveries_total"], 4);

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "common/metrics.h"
 #include "service_instance.h"
 #include "store/mysql_store.h"
 #include "store/sqlite_db.h"
@@ -815,6 +816,53 @@ TEST(SqliteCheckpointTest, TheWalIsCopiedIntoTheDatabaseWithoutTheWriter) {
   }
   EXPECT_GT(std::filesystem::file_size(path), before)
       << "60 KB of messages did not reach the database file";
+  opened->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteCheckpointTest, TheStoreTimesItsWalSyncsAndItsWriterHolds) {
+  // The two waits on the disk that every message may sit behind, for
+  // /metrics: the WAL's fsync before a reply, and the writer held while the
+  // WAL starts over (past SqliteCheckpointer::kRestartPages frames).
+  auto dir = std::filesystem::temp_directory_path() / ("parley-disk-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  Metrics metrics;
+  auto opened = openStore("sqlite:" + (dir / "d.db").string(), &metrics);
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  Store& store = **opened;
+  auto a = store.createUser("ann", "h", 1), b = store.createUser("ben", "h", 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  uint64_t syncs = metrics.store_wal_sync.count();
+  EXPECT_GE(syncs, 2u) << "one at open, one per commit since";
+  ASSERT_TRUE(store.appendDirect(a->id, b->id, "one", 2).ok());
+  EXPECT_GT(metrics.store_wal_sync.count(), syncs);
+  EXPECT_EQ(metrics.store_writer_hold.count(), 0u);
+
+  // ~24 MiB of the longest messages, queued so that few large commits take
+  // them: ~12,000 frames of 2 KiB, past the 8,192 that make the
+  // checkpointer hold the writer.
+  constexpr int kCount = 6000;
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  for (int i = 0; i < kCount; ++i) {
+    store.appendDirectAsync(a->id, b->id, std::string(4096, 'x'), i,
+                            [&](Result<Store::Appended> r) {
+                              EXPECT_TRUE(r.ok()) << r.status().toString();
+                              std::lock_guard<std::mutex> lock(mu);
+                              ++done;
+                              cv.notify_one();
+                            });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done == kCount; }));
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (metrics.store_writer_hold.count() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(metrics.store_writer_hold.count(), 1u);
   opened->reset();
   std::filesystem::remove_all(dir);
 }

@@ -13,8 +13,13 @@ namespace {
 // itself down instead of growing server memory.
 constexpr size_t kMaxWaitingLines = 64;
 constexpr size_t kResumeReadingBelow = 16;
-// Pipelined requests started and not yet answered, at most.
-constexpr size_t kMaxInFlight = 32;
+// Pipelined requests started and not yet answered, at most. A connection
+// carries at most kMaxInFlight / (store latency) sends per second, so this
+// must cover the disk's slow moments: with 32, a WAL fsync of ~2 ms capped
+// a connection at ~12,000 msg/s and a sender above that backed up for
+// seconds (docs/performance.md, ninth round). Each holds one request's
+// text until stored; the store's bounded queue caps them all together.
+constexpr size_t kMaxInFlight = 128;
 
 // Requests whose order against later ones can be settled when they start
 // (see Session::handle); anything else waits for an empty pipeline.

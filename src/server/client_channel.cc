@@ -17,9 +17,14 @@ constexpr size_t kResumeReadingBelow = 16;
 // carries at most kMaxInFlight / (store latency) sends per second, so this
 // must cover the disk's slow moments: with 32, a WAL fsync of ~2 ms capped
 // a connection at ~12,000 msg/s and a sender above that backed up for
-// seconds (docs/performance.md, ninth round). Each holds one request's
-// text until stored; the store's bounded queue caps them all together.
+// seconds (docs/performance.md, ninth round). But while the store is
+// backlogged (overload: 2,000 connections x 128 would overflow its bounded
+// queue into `unavailable` errors) a connection keeps only
+// kInFlightWhenBacklogged, and the rest of a flood waits in its socket.
+// Either way the channel's own answers wake it: it never waits on the
+// store's state with nothing in flight.
 constexpr size_t kMaxInFlight = 128;
+constexpr size_t kInFlightWhenBacklogged = 32;
 
 // Requests whose order against later ones can be settled when they start
 // (see Session::handle); anything else waits for an empty pipeline.
@@ -62,6 +67,11 @@ void ClientChannel::onLine(std::string_view line) {
   processNext();
 }
 
+bool ClientChannel::roomInFlight() const {
+  if (answers_.size() < kInFlightWhenBacklogged) return true;
+  return answers_.size() < kMaxInFlight && !session_->service().storeBacklogged();
+}
+
 bool ClientChannel::settled() {
   if (answers_.empty()) return true;
   const Answer& last = answers_.back();
@@ -73,8 +83,7 @@ void ClientChannel::processNext() {
   // below picks up where it is instead of recursing once per request.
   if (processing_) return;
   processing_ = true;
-  while (!closed_ && !shutting_down_ && !waiting_.empty() && settled() &&
-         answers_.size() < kMaxInFlight) {
+  while (!closed_ && !shutting_down_ && !waiting_.empty() && settled() && roomInFlight()) {
     // The front line was seen to need an empty pipeline: no need to parse
     // it again at every answer until then.
     if (front_waits_ && !answers_.empty()) break;

@@ -67,6 +67,9 @@ class ClientChannel final : public net::LineHandler,
   void answer(uint32_t slot, std::string line);
   // True if no started request may still be reordered with a later one.
   bool settled();
+  // True if one more request may start: the window (kMaxInFlight, or less
+  // while the store is backlogged) has room.
+  bool roomInFlight() const;
   // Tells the connection when the session logs in or out, so the pre-login
   // limits (line size, handshake deadline) apply exactly while logged out.
   void syncAuthenticated();

@@ -83,6 +83,8 @@ class ChatService {
   BlockingPool& pool() { return pool_; }
   const ServiceOptions& options() const { return options_; }
   Metrics* metrics() const { return options_.metrics; }
+  // Store::backlogged(): pipelined sends should wait for their answers.
+  bool storeBacklogged() const { return store_.backlogged(); }
 
   // --- blocking operations (pool threads only) ---------------------------
   Result<protocol::Reply> registerUser(const std::string& name, const std::string& password);

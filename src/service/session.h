@@ -47,6 +47,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void closed();
 
   SessionSink& sink() { return *sink_; }
+  const ChatService& service() const { return service_; }
   const std::optional<User>& user() const { return user_; }
 
  private:

@@ -201,6 +201,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
 
 SqliteStore::~SqliteStore() = default;
 
+bool SqliteStore::backlogged() const {
+  // Two full batches waiting: the writer is behind. Holding pipelining
+  // connections back here, far below the queue's bound, keeps the queue
+  // (and every message's wait in it) short under overload; a queue a
+  // quarter full made the same overload 5-10% slower (ninth round).
+  return writer_->queued() >= 2 * SqliteWriter::kMaxBatch;
+}
+
 void SqliteStore::setCompletionScope(CompletionScope scope) {
   writer_->setCompletionScope(std::move(scope));
 }

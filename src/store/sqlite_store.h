@@ -60,6 +60,7 @@ class SqliteStore final : public Store {
   Result<Appended> appendGroup(GroupId group, UserId from, const std::string& text,
                                TimestampMs ts) override;
   bool queuesAppends() const override { return true; }
+  bool backlogged() const override;
   void setCompletionScope(CompletionScope scope) override;
   void drain() override { writer_->stop(); }
   void appendDirectAsync(UserId from, UserId to, std::string text, TimestampMs ts,

@@ -50,6 +50,7 @@ void SqliteWriter::submit(JobPtr job) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_ && queue_.size() < max_queued_) {
       queue_.push_back(std::move(job));
+      queued_.store(queue_.size(), std::memory_order_relaxed);
       // Only the first job of a batch needs to wake the thread; later ones
       // are found when it takes the queue.
       if (queue_.size() == 1) cv_.notify_one();
@@ -73,6 +74,7 @@ void SqliteWriter::loop() {
         batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
         queue_.erase(queue_.begin(), split);
       }
+      queued_.store(queue_.size(), std::memory_order_relaxed);
       in_batch_ = true;
     }
     runBatch(batch);

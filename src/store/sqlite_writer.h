@@ -100,6 +100,8 @@ class SqliteWriter {
   // Queues `job`. When the queue is full or the writer is stopping the job
   // is finished at once with Unavailable (on the caller's thread).
   void submit(JobPtr job);
+  // Jobs queued and not yet taken into a batch (a moment ago). Any thread.
+  size_t queued() const { return queued_.load(std::memory_order_relaxed); }
 
   // --- writer thread only, for jobs ---------------------------------------
   // Gives `user` the message `seq` (its id) and returns the seq it had before
@@ -156,6 +158,7 @@ class SqliteWriter {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<JobPtr> queue_;           // guarded by mu_
+  std::atomic<size_t> queued_{0};       // queue_.size(), written under mu_
   bool stopping_ = false;               // guarded by mu_
   bool paused_ = false;                 // guarded by mu_: runBetweenBatches is running
   bool in_batch_ = false;               // guarded by mu_: the writer is running a batch

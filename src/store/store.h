@@ -99,6 +99,12 @@ class Store {
     done(appendGroup(group, from, text, ts));
   }
 
+  // True while writes arrive faster than the store takes them, so that its
+  // bounded queue may fill: callers that keep several writes in flight
+  // should add no more until they hear back, rather than have them refused
+  // as unavailable. Any thread; cheap (an atomic load).
+  virtual bool backlogged() const { return false; }
+
   // A commit's completions (the `done` of every append it held, the waiters
   // of its writes) run inside `scope`, on the store's thread: it is called
   // with a function that runs them all. The server opens an event-loop post

@@ -123,6 +123,30 @@ TEST(SqliteWriterTest, NoBatchBeginsWhileAFunctionRunsBetweenBatches) {
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 
+TEST(SqliteWriterTest, QueuedCountsTheJobsWaitingForABatch) {
+  // What SqliteStore::backlogged() reads to make pipelining connections
+  // hold back before the bounded queue refuses anyone.
+  std::string path = tempDb("queued");
+  SqliteDb db;
+  ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
+  ASSERT_TRUE(db.execScript("PRAGMA journal_mode=WAL;").ok());
+  SqliteWriter writer(db, 100, [] { return Status::Ok(); });
+  EXPECT_EQ(writer.queued(), 0u);
+  std::vector<std::atomic<bool>> ran(5);
+  writer.runBetweenBatches([&] {
+    for (auto& r : ran) writer.submit(std::make_unique<FlagJob>(&r));
+    EXPECT_EQ(writer.queued(), 5u);
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!ran.back().load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(ran.back().load());
+  EXPECT_EQ(writer.queued(), 0u) << "taken into a batch";
+  writer.stop();
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
 // Inserts one ~3 KB row (about a WAL frame), taking 100 us so that the
 // writer appends ~10 frames a millisecond, a pace a checkpoint cycle can
 // keep up with; its finish() makes room for the feeder's next job.

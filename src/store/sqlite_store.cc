@@ -202,10 +202,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
 SqliteStore::~SqliteStore() = default;
 
 bool SqliteStore::backlogged() const {
-  // Two full batches waiting: the writer is behind. Holding pipelining
-  // connections back here, far below the queue's bound, keeps the queue
-  // (and every message's wait in it) short under overload; a queue a
-  // quarter full made the same overload 5-10% slower (ninth round).
+  // Two full batches waiting: the writer is behind. Pipelining connections
+  // hold back here, far below the queue's bound, so an overload keeps the
+  // queue short; with the line at a quarter of the queue the same overload
+  // carried 5-10% less (docs/performance.md, ninth round).
   return writer_->queued() >= 2 * SqliteWriter::kMaxBatch;
 }
 

@@ -41,6 +41,28 @@ class MariaDbEnvironment : public ::testing::Environment {
 
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new MariaDbEnvironment);
 
+// A directory of its own under the system's temp dir, removed with all in it
+// when the test ends — also when an ASSERT returns early. Declare it before
+// the stores that use it, so that they close first.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& name)
+      : path_(std::filesystem::temp_directory_path() /
+              ("parley-" + name + "-" + std::to_string(getpid()))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 // Seqs given to one recipient, (seq, prev) sorted by seq: they strictly
 // increase and each names the one before it (the first names `start`).
 void expectChain(const std::vector<std::pair<Seq, Seq>>& seqs, Seq start) {
@@ -544,9 +566,8 @@ TEST(SqliteMigrationTest, Version2DatabaseKeepsItsInboxAfterUpgrade) {
   // inbox row per recipient, users.last_seq) is upgraded in place to message
   // ids as seqs: ack points move to the id they covered, unacked group
   // messages stay owed, and new messages continue each user's stream.
-  auto dir =
-      std::filesystem::temp_directory_path() / ("parley-migrate-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  ScratchDir scratch("migrate");
+  const std::filesystem::path& dir = scratch.path();
   std::string path = (dir / "v2.db").string();
   {
     SqliteDb db;
@@ -602,16 +623,14 @@ TEST(SqliteMigrationTest, Version2DatabaseKeepsItsInboxAfterUpgrade) {
   EXPECT_EQ(texts(3, 5), (std::vector<std::string>{"six"}));
   EXPECT_EQ(store.ack(3, 100).value(), 6) << "clamped to cat's newest";
   opened->reset();
-  std::filesystem::remove_all(dir);
 }
 
 TEST(SqliteMigrationTest, Version4DirectMessagesStayInTheirRecipientsStreams) {
   // Schema 5 finds direct messages through direct_peers instead of an index
   // on recipient_id: the upgrade must list every pair that ever wrote, so
   // nothing unacked drops out of a stream, and seqs go on from there.
-  auto dir =
-      std::filesystem::temp_directory_path() / ("parley-migrate4-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  ScratchDir scratch("migrate4");
+  const std::filesystem::path& dir = scratch.path();
   std::string path = (dir / "v4.db").string();
   {
     SqliteDb db;
@@ -659,7 +678,6 @@ TEST(SqliteMigrationTest, Version4DirectMessagesStayInTheirRecipientsStreams) {
   ASSERT_TRUE(eight.ok());
   EXPECT_EQ(eight->slots.at(0).prev, 7);
   opened->reset();
-  std::filesystem::remove_all(dir);
 }
 
 // The first column of the first row of `sql`, as text; "" when there is none.
@@ -675,9 +693,8 @@ TEST(SqliteMigrationTest, Version5MessagesKeepTheirIdsWithoutAutoincrement) {
   // Schema 6 rebuilds messages without AUTOINCREMENT: every row, id and
   // column must survive, history and streams must read as before, and new
   // ids must go on after the largest old one.
-  auto dir =
-      std::filesystem::temp_directory_path() / ("parley-migrate5-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  ScratchDir scratch("migrate5");
+  const std::filesystem::path& dir = scratch.path();
   std::string path = (dir / "v5.db").string();
   {
     SqliteDb db;
@@ -734,14 +751,13 @@ TEST(SqliteMigrationTest, Version5MessagesKeepTheirIdsWithoutAutoincrement) {
         << "the history index is back";
     EXPECT_EQ(firstValue(db, "PRAGMA page_size"), "4096") << "an existing file keeps its page size";
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(SqliteStoreFileTest, ANewDatabaseUsesTwoKibibytePages) {
   // Smaller pages cut the bytes a commit writes (one index leaf per
   // conversation in the batch); only a new file can get them.
-  auto dir = std::filesystem::temp_directory_path() / ("parley-page-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  ScratchDir scratch("page");
+  const std::filesystem::path& dir = scratch.path();
   std::string path = (dir / "p.db").string();
   {
     auto created = openStore("sqlite:" + path);
@@ -755,14 +771,14 @@ TEST(SqliteStoreFileTest, ANewDatabaseUsesTwoKibibytePages) {
   EXPECT_EQ(firstValue(db, "PRAGMA page_size"), "2048");
   EXPECT_EQ(firstValue(db, "SELECT length(body) FROM messages"), "4096")
       << "a longest message spans overflow pages intact";
-  std::filesystem::remove_all(dir);
 }
 
 TEST(SqliteStoreFileTest, ADatabaseReachedThroughASymbolicLinkWorks) {
   // SQLite follows the link and keeps its WAL beside the real file; the
   // writer's own fsync of the WAL must find that one (it once looked for
   // "<link>-wal" and failed at the first write).
-  auto dir = std::filesystem::temp_directory_path() / ("parley-link-" + std::to_string(getpid()));
+  ScratchDir scratch("link");
+  const std::filesystem::path& dir = scratch.path();
   std::filesystem::create_directories(dir / "real");
   std::filesystem::create_directories(dir / "link");
   std::string real = (dir / "real" / "p.db").string();
@@ -788,15 +804,14 @@ TEST(SqliteStoreFileTest, ADatabaseReachedThroughASymbolicLinkWorks) {
   ASSERT_EQ(inbox->size(), 1u);
   EXPECT_EQ(inbox->front().message.text, "through the link");
   reopened->reset();
-  std::filesystem::remove_all(dir);
 }
 
 TEST(SqliteCheckpointTest, TheWalIsCopiedIntoTheDatabaseWithoutTheWriter) {
   // The writer's own automatic checkpoint only starts at 64 MiB of WAL; the
   // checkpointer thread must move a few commits into the database file
   // within moments.
-  auto dir = std::filesystem::temp_directory_path() / ("parley-ckpt-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  ScratchDir scratch("ckpt");
+  const std::filesystem::path& dir = scratch.path();
   std::string path = (dir / "c.db").string();
   auto opened = openStore("sqlite:" + path);
   ASSERT_TRUE(opened.ok()) << opened.status().toString();
@@ -817,15 +832,14 @@ TEST(SqliteCheckpointTest, TheWalIsCopiedIntoTheDatabaseWithoutTheWriter) {
   EXPECT_GT(std::filesystem::file_size(path), before)
       << "60 KB of messages did not reach the database file";
   opened->reset();
-  std::filesystem::remove_all(dir);
 }
 
 TEST(SqliteCheckpointTest, TheStoreTimesItsWalSyncsAndItsWriterHolds) {
   // The two waits on the disk that every message may sit behind, for
   // /metrics: the WAL's fsync before a reply, and the writer held while the
   // WAL starts over (past SqliteCheckpointer::kRestartPages frames).
-  auto dir = std::filesystem::temp_directory_path() / ("parley-disk-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  ScratchDir scratch("disk");
+  const std::filesystem::path& dir = scratch.path();
   Metrics metrics;
   auto opened = openStore("sqlite:" + (dir / "d.db").string(), &metrics);
   ASSERT_TRUE(opened.ok()) << opened.status().toString();
@@ -864,7 +878,6 @@ TEST(SqliteCheckpointTest, TheStoreTimesItsWalSyncsAndItsWriterHolds) {
   }
   EXPECT_GE(metrics.store_writer_hold.count(), 1u);
   opened->reset();
-  std::filesystem::remove_all(dir);
 }
 
 TEST(MysqlOutageTest, UnavailableWhileDownThenRecovers) {

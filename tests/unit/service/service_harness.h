@@ -92,7 +92,7 @@ class ServiceHarness : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     auto store = openStore("sqlite:" + (dir_ / "test.db").string());
     ASSERT_TRUE(store.ok()) << store.status().toString();
-    store_ = std::move(store).value();
+    store_ = wrapStore(std::move(store).value());
     ServiceOptions options;
     options.hash_cost = HashCost::kMinimum;
     options.replay_page = 16;     // small pages exercise the paging logic
@@ -113,6 +113,10 @@ class ServiceHarness : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
+
+  // A fixture may put its own Store in front of the SQLite one (to hold
+  // writes back, say); the service sees only what this returns.
+  virtual StorePtr wrapStore(StorePtr store) { return store; }
 
   Client newClient() {
     Client c;

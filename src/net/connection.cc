@@ -166,8 +166,12 @@ void Connection::armRead() {
 void Connection::onRead(const error_code& ec, std::string_view data) {
   reading_ = false;
   if (ec) {
-    // EOF or reset: the peer is gone.
-    if (ec != asio::error::operation_aborted) closeInLoop(/*flush_first=*/false);
+    // While closing, an end of input is our own doing: the flushing close
+    // shut the socket for reading, which ends the read still pending. The
+    // queued output is still owed to the peer; the last write (or the
+    // grace timer) finishes the close. A reset fails the write too.
+    if (ec == asio::error::operation_aborted || state_ == State::kClosing) return;
+    closeInLoop(/*flush_first=*/false);  // EOF or reset: the peer is gone
     return;
   }
   onData(data);

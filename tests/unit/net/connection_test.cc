@@ -52,6 +52,16 @@ class EchoHandler : public LineHandler {
       }
       return;
     }
+    if (line == "bulk-then-close") {
+      // 6 MiB, more than the kernel's buffers hold, then a flushing close
+      // from outside the read handler (as a server shutdown does), while
+      // the next read is pending.
+      auto c = conn_.lock();
+      if (!c) return;
+      for (int i = 0; i < 96; ++i) c->send(std::string(64 * 1024, 'y'));
+      c->post([c] { c->close(); });
+      return;
+    }
     if (line == "login" || line == "logout") {
       if (auto c = conn_.lock()) c->setAuthenticated(line == "login");
     }
@@ -169,6 +179,22 @@ TEST_F(ConnectionTest, PeerThatDoesNotReadIsCutOff) {
   EXPECT_EQ(readLine(other, buf), "echo:still here");
   for (int i = 0; i < 300 && rec_.closed.load() == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(rec_.closed.load(), 1);
+}
+
+TEST_F(ConnectionTest, ACloseDeliversWhatWasQueuedFirst) {
+  ConnectionOptions options;
+  options.max_queued_bytes = 8 * 1024 * 1024;
+  start(options);
+  auto s = connect();
+  asio::write(s, asio::buffer(std::string("bulk-then-close\n")));
+  // Not reading yet: most of it waits in the server's queue when close() runs.
+  std::this_thread::sleep_for(200ms);
+  size_t received = 0;
+  boost::system::error_code ec;
+  char tmp[65536];
+  while (!ec) received += s.read_some(asio::buffer(tmp), ec);
+  EXPECT_EQ(ec, asio::error::eof);
+  EXPECT_EQ(received, 96u * (64 * 1024 + 1));
 }
 
 TEST_F(ConnectionTest, IdleConnectionIsClosed) {

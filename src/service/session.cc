@@ -133,7 +133,7 @@ void Session::startLogin(std::function<Result<LoginResult>()> work, Done done) {
   auto self = shared_from_this();
   bool queued = service_.pool().trySubmit([self, work = std::move(work), done]() mutable {
     auto result = std::make_shared<Result<LoginResult>>(work());
-    self->sink_->post([self, done = std::move(done), result]() mutable {
+    bool posted = self->sink_->post([self, done = std::move(done), result]() mutable {
       if (!result->ok()) {
         done(result->status());
         return;
@@ -171,6 +171,11 @@ void Session::startLogin(std::function<Result<LoginResult>()> work, Done done) {
       // PROTOCOL.md: missed messages follow the login response.
       self->fetchInbox();
     });
+    if (!posted && result->ok()) {
+      // The connection is gone already, so the code above never runs: undo
+      // the login's presence here (on the pool, where blocking is fine).
+      self->service_.sessionEnded(result->value().user);
+    }
   });
   if (!queued) done(Status::Unavailable("server is overloaded, retry later"));
 }

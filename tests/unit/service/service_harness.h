@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -41,6 +42,7 @@ class RecordingSink : public SessionSink {
     cv_.notify_all();
   }
   bool post(std::function<void()> fn) override {
+    if (gone) return false;  // as a connection already freed refuses it
     boost::asio::post(loop_, std::move(fn));
     return true;
   }
@@ -71,6 +73,7 @@ class RecordingSink : public SessionSink {
     return lines_.size();
   }
   bool closed_ = false;
+  std::atomic<bool> gone{false};  // the connection behind the sink no longer exists
 
  private:
   boost::asio::io_context& loop_;

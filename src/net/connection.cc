@@ -179,8 +179,11 @@ void Connection::onRead(const error_code& ec, std::string_view data) {
 
 void Connection::onData(std::string_view data) {
   if (state_ != State::kOpen) return;
-  last_activity_ = std::chrono::steady_clock::now();
+  // Bytes after an oversized line are read only to be dropped, and do not
+  // count as activity: the idle timeout still ends a peer that streams on
+  // while the handler owes its last answers.
   if (!discarding_) {
+    last_activity_ = std::chrono::steady_clock::now();
     framer_.append(data);
     processInput();
   }
@@ -194,10 +197,11 @@ void Connection::processInput() {
     if (next == LineFramer::Next::kNeedMore) break;
     if (next == LineFramer::Next::kTooLong) {
       // Refused as soon as it is certain, even before the line's end
-      // arrives: waiting for it would let a peer grow the buffer.
+      // arrives: waiting for it would let a peer grow the buffer. The input
+      // ends here; the handler closes once it has answered (LineHandler).
       discarding_ = true;
+      framer_ = LineFramer(framer_.maxLine());  // frees what it buffered
       handler_->onOversizedLine();
-      closeInLoop(/*flush_first=*/true);
       return;
     }
     handler_->onLine(line);

@@ -42,8 +42,9 @@ class LineHandler {
   virtual ~LineHandler() = default;
   // One complete line, without "\n" or a trailing "\r".
   virtual void onLine(std::string_view line) = 0;
-  // A line longer than the limit arrived. The handler may send a last reply;
-  // the connection then flushes it and closes.
+  // A line longer than the limit arrived: the input ends there (nothing
+  // after it reaches the handler). The handler answers the lines before it,
+  // then this one, and closes the connection (close() flushes first).
   virtual void onOversizedLine() = 0;
   // The connection is closed (peer gone, error, idle, or close()). Called once.
   virtual void onClose() = 0;

@@ -154,11 +154,12 @@ void WebSocketConnection::onRead(const error_code& ec) {
   if (state_ != State::kOpen) return;
   last_activity_ = std::chrono::steady_clock::now();
   if (input_.size() > maxLineBytes()) {
-    // Same rule as an over-long line: say why, then close (1009 "too big").
+    // Same rule as an over-long line: the input ends here (nothing more is
+    // read); the handler answers, then closes — with 1009 "too big".
     input_.clear();
-    handler_->onOversizedLine();
+    input_.shrink_to_fit();
     close_code_ = websocket::close_code::too_big;
-    closeInLoop(/*flush_first=*/true);
+    handler_->onOversizedLine();
     return;
   }
   if (!ws_.is_message_done()) {

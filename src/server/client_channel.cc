@@ -125,6 +125,7 @@ void ClientChannel::processNext() {
     if (index < answers_.size()) answers_.at(index).ordered = ordered;
   }
   processing_ = false;
+  answerOversizedIfDue();
 }
 
 void ClientChannel::answer(uint32_t slot, std::string line) {
@@ -152,13 +153,31 @@ void ClientChannel::count(const Status& status) {
 }
 
 void ClientChannel::onOversizedLine() {
-  if (metrics_) metrics_->countError(Code::kTooLarge);
+  if (closed_ || oversized_limit_ != 0) return;
   auto c = connection_.lock();
   if (!c) return;
-  std::string limit = std::to_string(c->maxLineBytes()) + " bytes";
+  // PROTOCOL.md: one answer per request, in request order. The lines before
+  // this one are still answered first, and the connection closes after.
+  oversized_limit_ = static_cast<uint32_t>(c->maxLineBytes());
+  oversized_before_login_ = !authenticated_;
+  processNext();
+}
+
+void ClientChannel::answerOversizedIfDue() {
+  if (oversized_limit_ == 0 || oversized_answered_ || closed_ || shutting_down_ ||
+      !waiting_.empty() || !answers_.empty()) {
+    return;
+  }
+  sendOversized();
+  session_->sink().close();
+}
+
+void ClientChannel::sendOversized() {
+  oversized_answered_ = true;
+  if (metrics_) metrics_->countError(Code::kTooLarge);
   session_->sink().send(protocol::serializeError(
-      nullptr, Status::TooLarge("line longer than " + limit +
-                                (authenticated_ ? std::string() : " before login"))));
+      nullptr, Status::TooLarge("line longer than " + std::to_string(oversized_limit_) + " bytes" +
+                                (oversized_before_login_ ? " before login" : ""))));
 }
 
 void ClientChannel::onClose() {
@@ -200,6 +219,7 @@ void ClientChannel::finishShutdown() {
     count(why);
     session_->sink().send(protocol::serializeError(parsed.rid, why));
   }
+  if (oversized_limit_ != 0 && !oversized_answered_) sendOversized();
   session_->sink().send(protocol::shutdownEvent("server shutting down"));
   session_->sink().close();
 }

@@ -73,6 +73,10 @@ class ClientChannel final : public net::LineHandler,
   // Tells the connection when the session logs in or out, so the pre-login
   // limits (line size, handshake deadline) apply exactly while logged out.
   void syncAuthenticated();
+  // After an oversized line, once everything before it is answered: its
+  // too_large, then the close.
+  void answerOversizedIfDue();
+  void sendOversized();
   void finishShutdown();
 
   Metrics* metrics_;
@@ -88,12 +92,17 @@ class ClientChannel final : public net::LineHandler,
     bool ordered = false;  // later requests may start (Session::handle)
   };
   VectorFifo<Answer> answers_;
-  uint32_t answered_ = 0;     // requests answered so far: answers_.front()'s number
+  uint32_t answered_ = 0;  // requests answered so far: answers_.front()'s number
+  // Nonzero once an oversized line ended the input: the limit it passed,
+  // for its too_large, owed after the answers to the lines before it.
+  uint32_t oversized_limit_ = 0;
   bool processing_ = false;   // processNext() is on the stack
   bool front_waits_ = false;  // waiting_.front() starts only on an empty pipeline
   bool closed_ = false;
-  bool authenticated_ = false;  // as last told to the connection
-  bool shutting_down_ = false;  // no new request starts
+  bool authenticated_ = false;           // as last told to the connection
+  bool shutting_down_ = false;           // no new request starts
+  bool oversized_before_login_ = false;  // the limit passed was the pre-login one
+  bool oversized_answered_ = false;
 };
 
 }  // namespace parley::server

@@ -546,6 +546,41 @@ TEST_F(LimitsTest, LineOverTheLimitGetsTooLargeThenClose) {
   expectServerStillServes();
 }
 
+TEST_F(LimitsTest, AnOversizedLineIsAnsweredAfterThePipelinedRequestsBeforeIt) {
+  auto alice = user("alice");
+  auto bob = user("bob");
+  alice->request({{"op", "add_friend"}, {"user", "bob"}});
+  std::string batch;
+  for (int rid = 1; rid <= 20; ++rid) {
+    batch += json{{"op", "send"}, {"to", "bob"}, {"text", "m"}, {"rid", rid}}.dump() + "\n";
+  }
+  batch += R"({"op":"ping","pad":")" + std::string(2000, 'x') + "\"}\n";
+  batch += json{{"op", "send"}, {"to", "bob"}, {"text", "after"}, {"rid", 99}}.dump() + "\n";
+  alice->sendRaw(batch);
+  // Each send before it is answered, in order; then its too_large; then
+  // the close. Nothing after it is read.
+  for (int rid = 1; rid <= 20; ++rid) {
+    auto r = alice->readLine();
+    ASSERT_TRUE(r);
+    EXPECT_EQ((*r)["rid"], rid) << r->dump();
+    EXPECT_EQ((*r)["ok"], true) << r->dump();
+  }
+  auto r = alice->readLine();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(code(*r), "too_large") << r->dump();
+  EXPECT_TRUE(alice->closedByPeer());
+  for (int i = 0; i < 20; ++i) {
+    auto e = bob->readLine();
+    ASSERT_TRUE(e);
+    if ((*e)["event"] != "message") {  // friend_added, presence
+      --i;
+      continue;
+    }
+    EXPECT_EQ((*e)["text"], "m") << e->dump();
+  }
+  expectServerStillServes();
+}
+
 TEST_F(LimitsTest, ReaderThatNeverReadsIsCutOffOthersKeepChatting) {
   auto alice = user("alice");
   auto sink = user("sink");

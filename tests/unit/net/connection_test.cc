@@ -69,7 +69,10 @@ class EchoHandler : public LineHandler {
   }
   void onOversizedLine() override {
     rec_.oversized++;
-    if (auto c = conn_.lock()) c->send("too_large");
+    if (auto c = conn_.lock()) {
+      c->send("too_large");
+      c->close();
+    }
   }
   void onClose() override { rec_.closed++; }
 

@@ -374,12 +374,24 @@ TEST_F(ClientChannelTest, ShutdownAnswersTheRunningRequestsAndRefusesTheWaitingO
   EXPECT_TRUE(transport_->closed);
 }
 
-TEST_F(ClientChannelTest, AnOversizedLineGetsAnErrorNamingTheLimit) {
+TEST_F(ClientChannelTest, AnOversizedLineIsAnsweredAfterTheLinesBeforeItThenCloses) {
+  gate_->close();
+  gate_->setBacklogged(true);
+  feedSends(1, 40);  // 32 running and 8 waiting behind the backlog's window
+  EXPECT_EQ(gate_->kept(), 32u);
   onLoop([this] { channel_->onOversizedLine(); });
-  std::vector<json> replies = transport_->take(1);
-  EXPECT_EQ(replies[0]["error"]["code"], "too_large");
-  EXPECT_NE(replies[0]["error"]["message"].get<std::string>().find("65536 bytes"),
+  // Its answer waits for theirs; the connection stays open for them.
+  EXPECT_EQ(transport_->count(), 0u);
+  EXPECT_FALSE(transport_->closed);
+  gate_->setBacklogged(false);
+  gate_->open();
+  std::vector<json> replies = transport_->take(41);
+  EXPECT_EQ(okRids(std::vector<json>(replies.begin(), replies.begin() + 40)), range(1, 40));
+  EXPECT_EQ(replies[40]["error"]["code"], "too_large");
+  EXPECT_NE(replies[40]["error"]["message"].get<std::string>().find("65536 bytes"),
             std::string::npos);
+  onLoop([] {});  // the close follows the answer on the loop
+  EXPECT_TRUE(transport_->closed);
 }
 
 }  // namespace

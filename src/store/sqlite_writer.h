@@ -18,7 +18,8 @@
 // synchronous=FULL, but the fsync no longer stalls the writer. Readers of
 // the store show only messages up to durableMessageId(), which the
 // completion thread moves after each fsync. At most kMaxUntold committed
-// batches wait for the completion thread; past that the writer waits.
+// batches wait for the completion thread, besides the ones it is syncing
+// and telling (it takes all that wait at once); past that the writer waits.
 //
 // Being the only writer of the file, the thread also keeps three caches that
 // stay exact because every change goes through it: each user's last seq (the
@@ -68,7 +69,8 @@ class SqliteWriter {
 
   // Jobs committed together at most; bounds the wait of the batch's first.
   static constexpr size_t kMaxBatch = 2048;
-  // Committed batches whose jobs are not told yet, at most.
+  // Committed batches waiting for the completion thread, at most (up to as
+  // many more may be in its hands, being synced and told).
   static constexpr size_t kMaxUntold = 4;
 
   // Makes every commit so far durable (SqliteStore: WalSync, an fsync of

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 
 namespace parley {
 namespace {
@@ -162,6 +163,17 @@ Result<RedisBusOptions> parseRedisUrl(const std::string& url) {
   }
   if (o.host.empty()) return Status::BadRequest("Redis URL needs a host");
   return o;
+}
+
+SubscriptionChanges subscriptionChanges(const std::vector<UserId>& touched,
+                                        const std::unordered_map<UserId, int>& held) {
+  SubscriptionChanges changes;
+  std::unordered_set<UserId> seen;
+  for (UserId user : touched) {
+    if (!seen.insert(user).second) continue;
+    (held.count(user) ? changes.subscribe : changes.unsubscribe).push_back(user);
+  }
+  return changes;
 }
 
 RedisBus::RedisBus(RedisBusOptions options) : options_(std::move(options)) {
@@ -329,7 +341,7 @@ void RedisBus::subscriberLoop() {
       std::vector<UserId> users;
       {
         std::lock_guard<std::mutex> lock(users_mu_);
-        subscription_changes_.clear();
+        subscriptions_touched_.clear();
         for (auto& [user, count] : local_users_) users.push_back(user);
       }
       if (!sendSubscriptions("SUBSCRIBE", users)) {
@@ -345,16 +357,15 @@ void RedisBus::subscriberLoop() {
       char buf[256];
       while (read(wake_pipe_[0], buf, sizeof buf) > 0) {
       }
-      std::vector<UserId> subscribe, unsubscribe;
+      SubscriptionChanges changes;
       {
         std::lock_guard<std::mutex> lock(users_mu_);
-        for (int64_t change : subscription_changes_) {
-          (change > 0 ? subscribe : unsubscribe).push_back(change > 0 ? change : -change);
-        }
-        subscription_changes_.clear();
+        changes = subscriptionChanges(subscriptions_touched_, local_users_);
+        subscriptions_touched_.clear();
       }
-      if ((!subscribe.empty() && !sendSubscriptions("SUBSCRIBE", subscribe)) ||
-          (!unsubscribe.empty() && !sendSubscriptions("UNSUBSCRIBE", unsubscribe))) {
+      if ((!changes.subscribe.empty() && !sendSubscriptions("SUBSCRIBE", changes.subscribe)) ||
+          (!changes.unsubscribe.empty() &&
+           !sendSubscriptions("UNSUBSCRIBE", changes.unsubscribe))) {
         conn.reset();
         continue;
       }
@@ -388,7 +399,7 @@ Result<bool> RedisBus::attach(UserId user) {
   {
     std::lock_guard<std::mutex> lock(users_mu_);
     first_here = ++local_users_[user] == 1;
-    if (first_here) subscription_changes_.push_back(user);
+    if (first_here) subscriptions_touched_.push_back(user);
   }
   if (first_here && wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
   int64_t now = nowMs();
@@ -410,7 +421,7 @@ Result<bool> RedisBus::detach(UserId user) {
     if (it == local_users_.end()) return false;
     if (--it->second > 0) return false;
     local_users_.erase(it);
-    subscription_changes_.push_back(-user);
+    subscriptions_touched_.push_back(user);
   }
   if (wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
   std::lock_guard<std::mutex> lock(command_mu_);

@@ -32,6 +32,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "bus/bus.h"
 
@@ -54,6 +55,19 @@ struct RedisBusOptions {
 
 // Parses redis://host:port.
 Result<RedisBusOptions> parseRedisUrl(const std::string& url);
+
+// The channel changes that bring the subscriber connection in line with the
+// sessions held now, for the users whose count passed 0 since the last time
+// (`touched`, in any order, repeats allowed): SUBSCRIBE the users held,
+// UNSUBSCRIBE the others, each once. Decided by the state now, not by the
+// order of the changes: a last session that ends and a new one that starts
+// before the subscriber thread looks (a reconnect) must leave the user
+// subscribed. (Both commands are idempotent in Redis.)
+struct SubscriptionChanges {
+  std::vector<UserId> subscribe, unsubscribe;
+};
+SubscriptionChanges subscriptionChanges(const std::vector<UserId>& touched,
+                                        const std::unordered_map<UserId, int>& held);
 
 class RedisBus final : public Bus {
  public:
@@ -91,9 +105,9 @@ class RedisBus final : public Bus {
   // Users with sessions on this node -> how many.
   std::mutex users_mu_;
   std::unordered_map<UserId, int> local_users_;  // guarded by users_mu_
-  // Channel changes for the subscriber thread: +id subscribe, -id unsubscribe.
-  std::deque<int64_t> subscription_changes_;  // guarded by users_mu_
-  int wake_pipe_[2] = {-1, -1};               // wakes the subscriber thread
+  // Users whose count passed 0 since the subscriber thread last looked.
+  std::vector<UserId> subscriptions_touched_;  // guarded by users_mu_
+  int wake_pipe_[2] = {-1, -1};                // wakes the subscriber thread
 
   struct Pending {
     std::string item;                                 // "channel\0payload"

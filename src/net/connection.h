@@ -26,6 +26,7 @@
 
 #include "net/admission.h"
 #include "net/byte_stream.h"
+#include "net/delayed_call.h"
 #include "net/line_framer.h"
 #include "net/transport.h"
 
@@ -98,6 +99,9 @@ class Connection : public Transport,
   void holdAdmission(AdmissionSlot slot) { admission_ = std::move(slot); }
   // Runs `fn` on this connection's loop. Any thread.
   void post(std::function<void()> fn) override;
+  void postAfter(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    runAfter(loop_, delay, std::move(fn));
+  }
   const void* loopKey() const override { return &loop_.context(); }
   // Flushes what is queued (bounded by a short grace period), then closes.
   // Idempotent. Any thread.

@@ -10,6 +10,7 @@
 // transport's loop thread only.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -25,6 +26,9 @@ class Transport {
   virtual void send(std::string frame) = 0;
   // Runs `fn` on the transport's loop.
   virtual void post(std::function<void()> fn) = 0;
+  // Runs `fn` on the transport's loop once `delay` has passed (even if the
+  // transport has closed meanwhile: `fn` holds what it needs).
+  virtual void postAfter(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
   // Identifies that loop: transports with the same key share its thread.
   virtual const void* loopKey() const = 0;
   // Flushes what is queued (bounded by a short grace period), then closes.

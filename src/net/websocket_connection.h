@@ -27,6 +27,7 @@
 #include <string>
 
 #include "net/connection.h"
+#include "net/delayed_call.h"
 #include "net/transport.h"
 
 namespace parley::net {
@@ -51,6 +52,9 @@ class WebSocketConnection : public Transport,
 
   void send(std::string frame) override;
   void post(std::function<void()> fn) override;
+  void postAfter(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    runAfter(loop_, delay, std::move(fn));
+  }
   const void* loopKey() const override { return &loop_.context(); }
   void close() override;
   void pauseReading() override;

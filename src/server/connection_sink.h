@@ -22,6 +22,11 @@ class ConnectionSink final : public SessionSink {
     if (c) c->post(std::move(fn));
     return c != nullptr;
   }
+  bool postAfter(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    auto c = connection_.lock();
+    if (c) c->postAfter(delay, std::move(fn));
+    return c != nullptr;
+  }
   const void* loopKey() const override { return loop_key_; }
   void close() override {
     if (auto c = connection_.lock()) c->close();

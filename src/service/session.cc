@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 namespace parley {
 
 using protocol::Op;
@@ -252,7 +255,7 @@ void Session::flushParked() {
   }
 }
 
-void Session::fetchInbox() {
+void Session::fetchInbox(int failures) {
   if (!user_) return;
   fetching_ = true;
   auto self = shared_from_this();
@@ -260,21 +263,28 @@ void Session::fetchInbox() {
   Seq after = delivered_;
   uint64_t epoch = epoch_;
   ChatService* service = &service_;
-  service_.pool().submit([self, service, me, after, epoch] {
+  service_.pool().submit([self, service, me, after, epoch, failures] {
     auto page = std::make_shared<Result<std::vector<Delivery>>>(service->inboxAfter(me, after));
-    self->sink_->post([self, epoch, page] { self->onInboxPage(epoch, std::move(*page)); });
+    self->sink_->post(
+        [self, epoch, failures, page] { self->onInboxPage(epoch, failures, std::move(*page)); });
   });
 }
 
-void Session::onInboxPage(uint64_t epoch, Result<std::vector<Delivery>> page) {
+void Session::onInboxPage(uint64_t epoch, int failures, Result<std::vector<Delivery>> page) {
   if (epoch != epoch_ || !user_) return;  // logged out meanwhile
   if (!page.ok()) {
-    // The store is unavailable: keep the session; the next live event or
-    // login retries. Nothing is lost, it stays in the inbox.
-    spdlog::warn("replay for {} failed: {}", user_->name, page.status().toString());
-    fetching_ = false;
-    parked_.clear();
-    dropped_parked_ = false;
+    // The store is unavailable. Nothing is lost (it stays in the inbox),
+    // but the client must not wait for some later event to get it: read
+    // again after a pause, doubling from 250 ms to 8 s while it fails.
+    // Still fetching meanwhile, so live events park (bounded) rather than
+    // overtake the messages this read owes.
+    auto delay = std::chrono::milliseconds(250 << std::min(failures, 5));
+    spdlog::warn("replay for {} failed: {}; retrying in {} ms", user_->name,
+                 page.status().toString(), delay.count());
+    auto self = shared_from_this();
+    sink_->postAfter(delay, [self, epoch, failures] {
+      if (epoch == self->epoch_) self->fetchInbox(failures + 1);
+    });
     return;
   }
   for (const Delivery& d : page.value()) {

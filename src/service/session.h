@@ -62,8 +62,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void endLogin();
 
   // Replay: pulls inbox pages after delivered_ until caught up.
-  void fetchInbox();
-  void onInboxPage(uint64_t epoch, Result<std::vector<Delivery>> page);
+  // Reads the next page of the inbox (after delivered_) on the pool.
+  // `failures`: reads in a row that failed before this one (for the delay
+  // before the next retry).
+  void fetchInbox(int failures = 0);
+  void onInboxPage(uint64_t epoch, int failures, Result<std::vector<Delivery>> page);
   void flushParked();
   // Counts one message event written to the client (live or replayed).
   void countDelivery(bool replay);

@@ -6,6 +6,7 @@
 // queuedBytes() and whenDrained() only from the session's own loop.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -21,6 +22,8 @@ class SessionSink {
   // Runs `fn` on the session's loop thread. False (and `fn` dropped) if the
   // connection is gone.
   virtual bool post(std::function<void()> fn) = 0;
+  // The same, once `delay` has passed.
+  virtual bool postAfter(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
   // Sinks with the same non-null key run on the same loop thread, so work
   // for many sessions can be posted there once (SessionRegistry::deliver).
   // nullptr: unknown, post to this sink alone.

@@ -1,5 +1,6 @@
 #include <set>
 
+#include "forwarding_store.h"
 #include "service_harness.h"
 
 namespace parley::testing {
@@ -271,6 +272,51 @@ TEST_F(LeavingDuringLoginTest, WhileTheConnectionStillExists) {
 
 TEST_F(LeavingDuringLoginTest, AfterTheConnectionWasFreed) {
   leaveDuringLogin(/*connection_freed=*/true);
+}
+
+// The SQLite store, whose inbox reads fail while `failing_reads` > 0.
+class FlakyInboxStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<std::vector<Delivery>> inboxAfter(UserId user, Seq after_seq, int limit) override {
+    if (failing_reads.fetch_sub(1) > 0) return Status::Unavailable("database blip (test)");
+    return inner_->inboxAfter(user, after_seq, limit);
+  }
+  std::atomic<int> failing_reads{0};
+};
+
+class FlakyReplayTest : public ChatServiceTest {
+ protected:
+  StorePtr wrapStore(StorePtr store) override {
+    auto flaky = std::make_unique<FlakyInboxStore>(std::move(store));
+    flaky_ = flaky.get();
+    return flaky;
+  }
+  FlakyInboxStore* flaky_ = nullptr;
+};
+
+TEST_F(FlakyReplayTest, AReplayThatFailsIsRetriedUntilTheMissedMessagesArrive) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  befriend(alice, "bob");
+  closeClient(bob);
+  for (int i = 1; i <= 3; ++i) {
+    ok(alice, R"({"op":"send","to":"bob","text":"missed )" + std::to_string(i) + R"("})");
+  }
+  // The login succeeds; the replay after it fails twice, with nothing else
+  // happening that would retry it.
+  flaky_->failing_reads = 2;
+  Client bob2 = newClient();
+  ok(bob2, R"({"op":"login","name":"bob","password":"password1"})");
+  for (int i = 1; i <= 3; ++i) {
+    std::optional<json> e;
+    do {
+      e = bob2.sink->nextEvent(std::chrono::seconds(10));
+      ASSERT_TRUE(e) << "missed message " << i << " never arrived";
+    } while ((*e)["event"] != "message");
+    EXPECT_EQ((*e)["text"], "missed " + std::to_string(i));
+  }
+  EXPECT_LE(flaky_->failing_reads.load(), 0);
 }
 
 TEST_F(ChatServiceTest, GroupsAreForMembers) {

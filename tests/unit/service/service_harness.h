@@ -23,6 +23,7 @@
 
 #include "bus/local_bus.h"
 #include "common/blocking_pool.h"
+#include "net/delayed_call.h"
 #include "protocol/reply.h"
 #include "protocol/request.h"
 #include "service/chat_service.h"
@@ -44,6 +45,11 @@ class RecordingSink : public SessionSink {
   bool post(std::function<void()> fn) override {
     if (gone) return false;  // as a connection already freed refuses it
     boost::asio::post(loop_, std::move(fn));
+    return true;
+  }
+  bool postAfter(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    if (gone) return false;
+    net::runAfter(loop_.get_executor(), delay, std::move(fn));
     return true;
   }
   // Every recording sink runs on the harness's one loop, so deliveries

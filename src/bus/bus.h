@@ -50,6 +50,11 @@ class Bus {
   // Called when a user went offline without saying goodbye (its node died),
   // on a bus thread. May be called more than once for one user.
   using PresenceLostFn = std::function<void(UserId)>;
+  // Called when events for this node's users may have been lost on the way
+  // (the bus reconnected after an outage): each local session should read
+  // its inbox again, where every such message is. On a bus thread; must not
+  // block.
+  using MissedFn = std::function<void()>;
 
   Bus() = default;
   Bus(const Bus&) = delete;
@@ -58,7 +63,7 @@ class Bus {
 
   // Installs the callbacks and starts any background work. Call once, before
   // anything else.
-  virtual void start(DeliverFn deliver, PresenceLostFn presence_lost) = 0;
+  virtual void start(DeliverFn deliver, PresenceLostFn presence_lost, MissedFn missed) = 0;
   // Stops background work; no callback runs after it returns.
   virtual void stop() = 0;
 

@@ -4,9 +4,9 @@
 
 namespace parley {
 
-void LocalBus::start(DeliverFn deliver, PresenceLostFn /*presence_lost*/) {
+void LocalBus::start(DeliverFn deliver, PresenceLostFn /*presence_lost*/, MissedFn /*missed*/) {
   // In one process nobody can vanish without detaching, so presence is never
-  // "lost"; the callback is not needed.
+  // "lost", and a direct call loses no event: neither callback is needed.
   deliver_ = std::move(deliver);
 }
 

@@ -13,7 +13,7 @@ namespace parley {
 
 class LocalBus final : public Bus {
  public:
-  void start(DeliverFn deliver, PresenceLostFn presence_lost) override;
+  void start(DeliverFn deliver, PresenceLostFn presence_lost, MissedFn missed) override;
   void publishAll(std::vector<Envelope> envelopes) override;
   void stop() override;
   void publish(Envelope envelope) override;

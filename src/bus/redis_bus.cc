@@ -193,9 +193,10 @@ int64_t RedisBus::nowMs() const {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-void RedisBus::start(DeliverFn deliver, PresenceLostFn presence_lost) {
+void RedisBus::start(DeliverFn deliver, PresenceLostFn presence_lost, MissedFn missed) {
   deliver_ = std::move(deliver);
   presence_lost_ = std::move(presence_lost);
+  missed_ = std::move(missed);
   publisher_ = std::thread([this] { publisherLoop(); });
   subscriber_ = std::thread([this] { subscriberLoop(); });
   heartbeat_ = std::thread([this] { heartbeatLoop(); });
@@ -306,6 +307,7 @@ void RedisBus::publisherLoop() {
 void RedisBus::subscriberLoop() {
   Connection conn(options_);
   int backoff_ms = 50;
+  bool connected_before = false;
   auto sendSubscriptions = [&](const char* verb, const std::vector<UserId>& users) {
     redisContext* c = conn.raw();
     for (size_t i = 0; i < users.size(); i += 500) {
@@ -349,6 +351,11 @@ void RedisBus::subscriberLoop() {
         continue;
       }
       spdlog::info("redis bus: subscriber connected ({} users)", users.size());
+      // While it was away, messages to our users were published to nobody
+      // (and the publishers dropped what they could not send): they are in
+      // the store, so the sessions read their inboxes again.
+      if (connected_before && missed_) missed_();
+      connected_before = true;
     }
     pollfd fds[2] = {{conn.raw()->fd, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
     int n = poll(fds, 2, 500);

@@ -16,9 +16,10 @@
 // queue (dropping when full: the store is the truth). attach/detach/online
 // make Redis round trips with a 1 s timeout and are called from the blocking
 // pool. If Redis is down, local sessions still get their events (delivered
-// in-process), cross-node events wait for the recipient's next replay, and
-// every thread reconnects with backoff; on reconnect the node re-subscribes
-// and re-registers all its users.
+// in-process), cross-node events wait in the store, and every thread
+// reconnects with backoff; on reconnect the node re-subscribes,
+// re-registers all its users and has their sessions read their inboxes
+// again (MissedFn), which brings what was sent meanwhile.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -74,7 +75,7 @@ class RedisBus final : public Bus {
   explicit RedisBus(RedisBusOptions options);
   ~RedisBus() override;
 
-  void start(DeliverFn deliver, PresenceLostFn presence_lost) override;
+  void start(DeliverFn deliver, PresenceLostFn presence_lost, MissedFn missed) override;
   void stop() override;
   void publish(Envelope envelope) override;
   Result<bool> attach(UserId user) override;
@@ -99,6 +100,7 @@ class RedisBus final : public Bus {
   const RedisBusOptions options_;
   DeliverFn deliver_;
   PresenceLostFn presence_lost_;
+  MissedFn missed_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> dropped_{0};
 

@@ -71,6 +71,9 @@ void ChatService::start() {
           auto u = store_.findUserById(user);
           if (u.ok()) notifyFriends(u.value(), /*online=*/false);
         });
+      },
+      [this] {
+        for (const std::shared_ptr<Session>& session : registry_.all()) session->catchUp();
       });
 }
 

@@ -203,6 +203,12 @@ void Session::closed() {
   endLogin();
 }
 
+void Session::catchUp() {
+  sink_->post([self = shared_from_this()] {
+    if (self->user_ && !self->fetching_) self->fetchInbox();
+  });
+}
+
 // --- delivery order --------------------------------------------------------
 
 void Session::onEnvelope(const Envelope& envelope) {

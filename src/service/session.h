@@ -45,6 +45,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void onEnvelope(const Envelope& envelope);
   // The connection is gone: end the login, if any.
   void closed();
+  // Events for this user may have been lost (Bus::MissedFn): read the inbox
+  // again, unless a read is under way already. Any thread.
+  void catchUp();
 
   SessionSink& sink() { return *sink_; }
   const ChatService& service() const { return service_; }

@@ -401,7 +401,14 @@ void RedisBus::subscriberLoop() {
 
 // --- presence ------------------------------------------------------------------
 
+// attach, detach and the heartbeat hold command_mu_ from the moment they
+// read or change this node's user counts until Redis has their writes, so
+// the writes reach Redis in the order the counts changed: an attach and a
+// detach of one user on two pool threads cannot swap their ZADD and ZREM,
+// and a heartbeat cannot re-add a user between a detach's count and its ZREM.
+
 Result<bool> RedisBus::attach(UserId user) {
+  std::lock_guard<std::mutex> order(command_mu_);
   bool first_here;
   {
     std::lock_guard<std::mutex> lock(users_mu_);
@@ -410,7 +417,6 @@ Result<bool> RedisBus::attach(UserId user) {
   }
   if (first_here && wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
   int64_t now = nowMs();
-  std::lock_guard<std::mutex> lock(command_mu_);
   auto reply = command_->command(
       {"EVAL", kAttachScript, "2", presenceKey(user), nodeUsersKey(options_.node_id),
        options_.node_id, std::to_string(now), std::to_string(now + options_.presence_ttl.count()),
@@ -418,10 +424,13 @@ Result<bool> RedisBus::attach(UserId user) {
   if (!reply || reply->type != REDIS_REPLY_INTEGER) {
     return Status::Unavailable("redis: presence registration failed");
   }
-  return reply->integer == 0;
+  // Online cluster-wide just now: on no other node, and no other session
+  // of the user here (which would have made it online already).
+  return first_here && reply->integer == 0;
 }
 
 Result<bool> RedisBus::detach(UserId user) {
+  std::lock_guard<std::mutex> order(command_mu_);
   {
     std::lock_guard<std::mutex> lock(users_mu_);
     auto it = local_users_.find(user);
@@ -431,7 +440,6 @@ Result<bool> RedisBus::detach(UserId user) {
     subscriptions_touched_.push_back(user);
   }
   if (wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
-  std::lock_guard<std::mutex> lock(command_mu_);
   auto reply = command_->command({"EVAL", kDetachScript, "2", presenceKey(user),
                                   nodeUsersKey(options_.node_id), options_.node_id,
                                   std::to_string(nowMs()), std::to_string(user)});
@@ -475,6 +483,7 @@ void RedisBus::heartbeat(Connection& conn) {
   std::string ttl = std::to_string(options_.presence_ttl.count());
   std::vector<std::vector<std::string>> cmds = {{"SET", aliveKey(options_.node_id), "1", "PX", ttl},
                                                 {"SADD", kNodesKey, options_.node_id}};
+  std::lock_guard<std::mutex> order(command_mu_);  // see attach()
   {
     std::lock_guard<std::mutex> lock(users_mu_);
     for (auto& [user, count] : local_users_) {

@@ -119,8 +119,10 @@ class RedisBus final : public Bus {
   std::condition_variable publish_cv_;
   std::deque<Pending> publish_queue_;  // guarded by publish_mu_
 
+  // Guards command_ (attach/detach/online), and orders this node's presence
+  // writes: taken before users_mu_ by attach, detach and the heartbeat.
   std::mutex command_mu_;
-  std::unique_ptr<Connection> command_;  // guarded by command_mu_: attach/detach/online
+  std::unique_ptr<Connection> command_;  // guarded by command_mu_
 
   std::thread publisher_, subscriber_, heartbeat_;
 };

@@ -150,6 +150,26 @@ TEST_F(ClusterTest, SameUserOnTwoNodesGetsEveryMessageOnBoth) {
   }
 }
 
+TEST_F(ClusterTest, PresenceIsAnnouncedOncePerUserNotPerSession) {
+  auto alice = user("alice", 0);
+  auto bob = user("bob", 1);
+  alice->request({{"op", "add_friend"}, {"user", n("bob")}});
+  // Bob opens a second session on the same node: he was online already.
+  auto bob2 = user("bob", 1, /*register_first=*/false);
+  EXPECT_FALSE(alice->nextEventOf("presence", 1s).has_value())
+      << "a second session announced bob online again";
+  // Both end: now he is offline, announced once.
+  bob.reset();
+  bob2.reset();
+  auto off = alice->nextEventOf("presence", 10s);
+  ASSERT_TRUE(off);
+  EXPECT_EQ((*off)["online"], false);
+  auto bob3 = user("bob", 1, /*register_first=*/false);
+  auto on = alice->nextEventOf("presence", 10s);
+  ASSERT_TRUE(on);
+  EXPECT_EQ((*on)["online"], true);
+}
+
 TEST_F(ClusterTest, NodeKilledUsersReconnectThroughNginxAndLoseNothing) {
   auto alice = user("alice", 0);
   auto bob = user("bob", 1);

@@ -203,7 +203,15 @@ Status MysqlConn::begin() {
 
 Status MysqlConn::commit() {
   if (!mysql_) return Status::Unavailable("connection lost before commit");
-  if (mysql_commit(mysql_) != 0) return fail("commit", mysql_errno(mysql_), mysql_error(mysql_));
+  if (mysql_commit(mysql_) != 0) {
+    Status st = fail("commit", mysql_errno(mysql_), mysql_error(mysql_));
+    // The connection goes back to the pool either way: leave it as begin()
+    // found it, with nothing open and autocommit on, or the next user's
+    // single statements would stay uncommitted (and its reads pinned to an
+    // old snapshot). A no-op if fail() dropped the connection.
+    rollback();
+    return st;
+  }
   mysql_autocommit(mysql_, 1);
   return Status::Ok();
 }

@@ -45,10 +45,15 @@ struct Options {
 };
 
 struct Figures {
-  uint64_t sent = 0, acked = 0, delivered = 0, duplicates = 0, errors = 0, connections = 0;
+  uint64_t sent = 0, acked = 0, delivered = 0, errors = 0, connections = 0;
   uint64_t expected = 0;  // deliveries the acked messages owe (1 per 1:1, G-1 per group)
-  uint64_t logins = 0;    // successful login/resume answers in the measured window
-  uint64_t resumes = 0;   // of which by resume
+  // Verification, per recipient (Runner::finish): deliveries owed and not
+  // received, received beyond those owed, recipients that got as many as
+  // they were owed but not the same messages, and deliveries whose seq did
+  // not follow the recipient's last one. All must be 0.
+  uint64_t lost = 0, duplicates = 0, mismatched = 0, out_of_order = 0;
+  uint64_t logins = 0;   // successful login/resume answers in the measured window
+  uint64_t resumes = 0;  // of which by resume
   double seconds = 0;
   double setup_seconds = 0;        // connect: time to get every connection logged in
   LatencyHistogram latency;        // message send -> recipient receive, microseconds
@@ -62,7 +67,10 @@ struct Figures {
                           {"acked", acked},
                           {"delivered", delivered},
                           {"expected", expected},
+                          {"lost", lost},
                           {"dup", duplicates},
+                          {"mismatched", mismatched},
+                          {"out_of_order", out_of_order},
                           {"errors", errors},
                           {"connections", connections},
                           {"logins", logins},
@@ -78,7 +86,10 @@ struct Figures {
     acked += j["acked"].get<uint64_t>();
     delivered += j["delivered"].get<uint64_t>();
     expected += j["expected"].get<uint64_t>();
+    lost += j["lost"].get<uint64_t>();
     duplicates += j["dup"].get<uint64_t>();
+    mismatched += j["mismatched"].get<uint64_t>();
+    out_of_order += j["out_of_order"].get<uint64_t>();
     errors += j["errors"].get<uint64_t>();
     connections += j["connections"].get<uint64_t>();
     logins += j["logins"].get<uint64_t>();

@@ -176,7 +176,6 @@ int main(int argc, char** argv) {
   const LatencyHistogram& h = total.latency;
   const LatencyHistogram& lh = total.login_latency;
   double secs = std::max(total.seconds, 1e-9);
-  uint64_t lost = total.expected > total.delivered ? total.expected - total.delivered : 0;
   bool messages = o.scenario != "connect" && o.scenario != "login";
   std::printf("parley-bench %s: %d proc(s), %llu connections\n", o.scenario.c_str(), o.procs,
               ull(total.connections));
@@ -193,7 +192,9 @@ int main(int argc, char** argv) {
           "  bench send-tick lag us (its own scheduling delay): p99 %llu  p99.9 %llu  max %llu\n",
           ull(tl.percentile(0.99)), ull(tl.percentile(0.999)), ull(tl.max()));
     }
-    std::printf("  verification: lost %llu  duplicated %llu\n", ull(lost), ull(total.duplicates));
+    std::printf("  verification: lost %llu  duplicated %llu  out of order %llu  mismatched %llu\n",
+                ull(total.lost), ull(total.duplicates), ull(total.out_of_order),
+                ull(total.mismatched));
   } else {
     double login_secs = o.scenario == "login" ? secs : std::max(total.setup_seconds, 1e-9);
     std::printf("  %s: %llu logins (%llu by resume) in %.1f s: %.0f/s  errors %llu\n",
@@ -222,8 +223,10 @@ int main(int argc, char** argv) {
                {"acked_per_s", total.acked / secs},
                {"delivered_per_s", total.delivered / secs},
                {"errors", total.errors},
-               {"lost", lost},
+               {"lost", total.lost},
                {"duplicated", total.duplicates},
+               {"out_of_order", total.out_of_order},
+               {"mismatched", total.mismatched},
                {"p50_us", h.percentile(0.50)},
                {"p90_us", h.percentile(0.90)},
                {"p99_us", h.percentile(0.99)},
@@ -242,6 +245,6 @@ int main(int argc, char** argv) {
                {"rss_bytes_per_connection", rss_delta * 1024.0 / conns},
                {"kernel_tcp_kib_delta", tcp_delta}};
   std::printf("%s\n", summary.dump().c_str());
-  if (lost || total.duplicates) status = 1;
+  if (total.lost || total.duplicates || total.out_of_order || total.mismatched) status = 1;
   return status;
 }

@@ -1,5 +1,6 @@
 #include "runner.h"
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,15 @@ int64_t nowNs() {
 std::chrono::steady_clock::duration seconds(double s) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(s));
+}
+
+// A well-mixed 64-bit hash of a message id (splitmix64's finalizer): sums of
+// it over two sets of ids differ unless the sets are equal, bar chance.
+uint64_t idHash(int64_t id) {
+  uint64_t z = static_cast<uint64_t>(id) + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
 }
 
 // Names and texts the bench sends are plain ASCII without quotes, so
@@ -51,17 +61,25 @@ void Runner::buildUsers() {
   if (s == "direct" || s == "mixed") {
     for (int i = 0; i < o_.pairs; ++i) {
       std::string a = prefix_ + "a" + std::to_string(i), b = prefix_ + "b" + std::to_string(i);
+      size_t first = conns_.size();
       conns_.push_back(Conn{nullptr, a, b, Kind::kDirect, true});
       conns_.push_back(Conn{nullptr, b, a, Kind::kDirect, true});
+      conns_[first].peers_begin = first + 1;
+      conns_[first].peers_end = first + 2;
+      conns_[first + 1].peers_begin = first;
+      conns_[first + 1].peers_end = first + 1;
     }
   }
   if (s == "group" || s == "mixed") {
     int senders = std::max(1, o_.senders);
     for (int g = 0; g < o_.groups; ++g) {
       std::string group = prefix_ + "g" + std::to_string(g);
+      size_t first = conns_.size();
       for (int m = 0; m < o_.group_size; ++m) {
         conns_.push_back(
             Conn{nullptr, group + "m" + std::to_string(m), group, Kind::kGroup, m < senders});
+        conns_.back().peers_begin = first;
+        conns_.back().peers_end = first + static_cast<size_t>(o_.group_size);
       }
     }
   }
@@ -243,16 +261,23 @@ void Runner::onLine(size_t i, std::string_view line) {
   std::string_view rid = rawField(line, "rid");
   if (rid == "login") return onLoggedIn(i, line);
   if (rid == "ack") return;
-  onSendReply(c, isOk(line));
+  onSendReply(c, line);
 }
 
-void Runner::onSendReply(Conn& c, bool ok) {
+void Runner::onSendReply(Conn& c, std::string_view line) {
   c.in_flight--;
   in_flight_--;
-  if (ok) {
+  if (isOk(line)) {
     last_progress_ = Clock::now();
     figures_.acked++;
     figures_.expected += expectedPerMessage(c);
+    uint64_t hash = idHash(intField(line, "id"));  // {"message":{"id":..}}
+    for (size_t r = c.peers_begin; r < c.peers_end; ++r) {
+      Conn& to = conns_[r];
+      if (&to == &c) continue;
+      to.owed++;
+      to.owed_ids += hash;
+    }
   } else {
     figures_.errors++;
   }
@@ -264,16 +289,17 @@ void Runner::onEvent(Conn& c, std::string_view line) {
   std::string_view kind = rawField(line, "event");
   if (kind != "message" && kind != "group_message") return;
   int64_t seq = intField(line, "seq");
-  if (seq <= c.last_seq) {
-    figures_.duplicates++;
-    return;
-  }
-  c.last_seq = seq;
+  // A repeat or a step back; still counted below, so a repeat also shows
+  // as a delivery beyond those owed.
+  if (seq <= c.last_seq) figures_.out_of_order++;
+  c.last_seq = std::max(c.last_seq, seq);
   int64_t sent_ns = intField(line, "text");
   // Messages from before this run (replayed at login) are not measured.
   if (sent_ns >= started_ns_ && started_ns_ > 0) {
     last_progress_ = Clock::now();
     figures_.delivered++;
+    c.got++;
+    c.got_ids += idHash(intField(line, "id"));
     figures_.latency.record(static_cast<uint64_t>((nowNs() - sent_ns) / 1000));
   }
   // Ack in batches, as a real client would, so the server's inbox moves.
@@ -434,6 +460,7 @@ void Runner::finish() {
     figures_.seconds = std::max(figures_.seconds,
                                 std::chrono::duration<double>(last_progress_ - started_).count());
   }
+  verify();
   for (auto& c : conns_) ackUpTo(c);  // leave nothing for the next run's login
   auto closer = std::make_shared<boost::asio::steady_timer>(io_);
   closer->expires_after(std::chrono::milliseconds(300));
@@ -445,6 +472,16 @@ void Runner::finish() {
     if (drain_timer_) drain_timer_->cancel();
     if (progress_timer_) progress_timer_->cancel();
   });
+}
+
+// What each recipient was owed against what it received; deliveries still
+// on their way when the run ends (after 10 s without progress) are lost.
+void Runner::verify() {
+  for (const Conn& c : conns_) {
+    if (c.got < c.owed) figures_.lost += c.owed - c.got;
+    if (c.got > c.owed) figures_.duplicates += c.got - c.owed;
+    if (c.got == c.owed && c.got_ids != c.owed_ids) figures_.mismatched++;
+  }
 }
 
 void Runner::fail(const std::string& why) {

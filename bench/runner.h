@@ -8,8 +8,11 @@
 //   mixed    direct pairs + groups + idle connections at once
 //   login    N connections that connect, log in (password or resume) and
 //            hang up, again and again: logins per second and their latency
-// Verification runs alongside: each recipient's seq must only increase (a
-// repeat is a duplicate), and every acknowledged message must arrive.
+// Verification runs alongside, per recipient and by message id: every
+// acknowledged message must reach each of its recipients exactly once (a
+// count and a hash of the ids owed against those received, so an extra
+// delivery to one member cannot hide a missing one elsewhere), and each
+// recipient's seqs must only increase.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -48,6 +51,12 @@ class Runner {
     int in_flight = 0;
     int64_t last_seq = 0, acked_seq = 0;
     uint64_t since_ack = 0;
+    // Who receives this connection's messages: conns_[peers_begin, peers_end)
+    // except itself (its friend, or its group's members).
+    size_t peers_begin = 0, peers_end = 0;
+    // Messages of the measured run owed to this recipient and received by
+    // it: how many, and the sum of a hash of their ids.
+    uint64_t owed = 0, got = 0, owed_ids = 0, got_ids = 0;
     int64_t login_started_ns = 0;
   };
 
@@ -63,7 +72,8 @@ class Runner {
   void onLoggedIn(size_t i, std::string_view line);
   void onLine(size_t i, std::string_view line);
   void onEvent(Conn& c, std::string_view line);
-  void onSendReply(Conn& c, bool ok);
+  void onSendReply(Conn& c, std::string_view line);
+  void verify();
 
   void start();
   void sendFrom(Conn& c);

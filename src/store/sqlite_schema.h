@@ -128,7 +128,10 @@ DROP INDEX messages_by_recipient;
     // that table's page to the WAL once more; 1:1 throughput was ~4% higher
     // without it (docs/performance.md, change 27). Ids stay strictly
     // increasing without it: a rowid is one more than the largest, and
-    // messages are never deleted, so no id is ever given out twice.
+    // messages are never deleted. An id can be given out again only after
+    // its row was never made durable (a rolled-back savepoint, or a commit
+    // lost with its unsynced WAL frames) — never told to anyone, which is
+    // why readers stop at durableMessageId().
     R"sql(
 CREATE TABLE messages_v6 (
   id           INTEGER PRIMARY KEY,

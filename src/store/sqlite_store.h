@@ -1,9 +1,11 @@
-// SqliteStore: the embedded default Store. One SQLite file in WAL mode with
-// synchronous=FULL, so an acknowledged message survives a process crash and
-// a power loss. fsync per message would be slow, so writes are group
-// committed by one writer thread (SqliteWriter): every write queued while a
-// commit runs goes into the next transaction, each inside its own SAVEPOINT
-// so one failing write does not undo the others. Appends can be queued
+// SqliteStore: the embedded default Store. One SQLite file in WAL mode; a
+// write is acknowledged only after an fsync of the WAL that followed its
+// commit, so an acknowledged message survives a process crash and a power
+// loss. fsync per message would be slow, so writes are group committed by
+// one writer thread (SqliteWriter): every write queued while a commit runs
+// goes into the next transaction (run again with a SAVEPOINT per write if
+// one of them fails, so it undoes only itself), and the fsync runs on a
+// completion thread while the writer goes on (SqliteWriter). Appends can be queued
 // without waiting (appendDirectAsync/appendGroupAsync), so a batch is not
 // limited by how many threads are waiting. One process owns the file.
 // Reads use a small pool of read-only connections (WAL lets them run beside

@@ -84,10 +84,11 @@ class Store {
 
   // The same two appends without waiting for the commit, when the store
   // queues writes for a writer thread of its own (queuesAppends(); acks
-  // too, see ackAsync): `done`
-  // runs exactly once, on a store thread, after the commit — and must not
-  // block. A store that does not queue runs the append in the call and calls
-  // `done` before returning, so its callers must be on the blocking pool.
+  // too, see ackAsync): `done` runs exactly once, after the commit, on a
+  // store thread (or in the call, with Unavailable, if the store refuses
+  // the write: queue full, shutting down) — and must not block. A store that does not queue runs
+  // the append in the call and calls `done` before returning, so its callers must be on the
+  // blocking pool.
   using AppendDone = std::function<void(Result<Appended>)>;
   virtual bool queuesAppends() const { return false; }
   virtual void appendDirectAsync(UserId from, UserId to, std::string text, TimestampMs ts,

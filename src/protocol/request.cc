@@ -1,6 +1,7 @@
 #include "protocol/request.h"
 
 #include <array>
+#include <limits>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -137,7 +138,16 @@ Status readInteger(const Fields& obj, const char* key, std::optional<int64_t>* o
   if (!it->is_number_integer()) {
     return Status::BadRequest(std::string("field '") + key + "' must be an integer");
   }
-  *out = it->get<int64_t>();
+  // JSON has no integer limit: one past int64 (parsed as unsigned) is read
+  // as the largest int64, not wrapped to a negative number. Every integer
+  // field is an upper bound or range-checked, so "huge" keeps its meaning
+  // (an ack of "the future" is clamped, PROTOCOL.md).
+  if (it->is_number_unsigned() &&
+      it->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    *out = std::numeric_limits<int64_t>::max();
+  } else {
+    *out = it->get<int64_t>();
+  }
   return Status::Ok();
 }
 

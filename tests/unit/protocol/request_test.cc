@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace parley::protocol {
 namespace {
 
@@ -127,6 +129,13 @@ TEST(RequestTest, FieldTypesAndLimits) {
   expectBadRequest(R"({"op":"ack"})", "up_to");
   expectBadRequest(R"({"op":"ack","up_to":-1})", "up_to");
   expectBadRequest(R"({"op":"ack","up_to":1.5})", "must be an integer");
+  // Past int64 (JSON has no limit): the largest int64, clamped later like
+  // any ack of "the future", not wrapped to a negative number.
+  auto huge = parse(R"({"op":"ack","up_to":18446744073709551615})");
+  ASSERT_TRUE(huge.request);
+  EXPECT_EQ(huge.request->up_to, std::numeric_limits<int64_t>::max());
+  expectBadRequest(R"({"op":"history","with":"bob","limit":9223372036854775808})",
+                   "limit must be 1-200");
   std::string long_desc(201, 'd');
   expectBadRequest(R"({"op":"create_group","name":"g","desc":")" + long_desc + "\"}",
                    "desc must be 0-200");

@@ -64,7 +64,7 @@ Output SessionState::submit(const Command& cmd) {
   if (!body) return out;
   // While disconnected, and while the automatic re-login is on its way (a
   // request sent now would run before we are logged in again), lines wait.
-  if (!connected_ || resuming_) {
+  if (!sendsNow()) {
     if (queued_.size() >= kMaxQueued) {
       out.print.push_back("* not connected, and " + std::to_string(kMaxQueued) +
                           " lines are already waiting: this one is dropped");

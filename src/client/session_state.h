@@ -83,6 +83,9 @@ class SessionState {
   Output keepalive();
 
   bool connected() const { return connected_; }
+  // A request submitted now is sent at once, not queued (connected, and no
+  // automatic re-login on its way).
+  bool sendsNow() const { return connected_ && !resuming_; }
   bool loggedIn() const { return logged_in_; }
   // The user logged in, or the one being resumed; empty before any login.
   const std::string& user() const { return user_; }

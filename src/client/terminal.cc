@@ -150,8 +150,13 @@ class Shell {
       if (quitting_) timeout = std::min(timeout, milliseconds(50));
 
       pollfd fds[2] = {{-1, POLLIN, 0}, {socket_.fd(), POLLIN, 0}};
+      // Piped input waits while disconnected (and while logging in again):
+      // a script's lines are sent once the session is back, or the client
+      // gives up on it; never queued past the queue's bound, or dropped at
+      // the end of the input.
       const bool want_input =
-          !quitting_ && !stdin_eof_ && (interactive_ || session_.pendingCount() < kPipedInFlight);
+          !quitting_ && !stdin_eof_ &&
+          (interactive_ || (session_.sendsNow() && session_.pendingCount() < kPipedInFlight));
       if (want_input) fds[0].fd = STDIN_FILENO;
       int n = ::poll(fds, 2, static_cast<int>(timeout.count()));
       if (n < 0 && errno != EINTR) {
@@ -367,7 +372,7 @@ class Shell {
 
   void processBufferedInput() {
     if (interactive_) return;
-    while (!quitting_ && session_.pendingCount() < kPipedInFlight) {
+    while (!quitting_ && session_.sendsNow() && session_.pendingCount() < kPipedInFlight) {
       auto line = stdin_.pop();
       if (!line) {
         if (!stdin_eof_) return;

@@ -2,10 +2,13 @@
 // a pipe (the client reads commands from stdin when it is not a terminal).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "server_process.h"
+#include "service_instance.h"
 
 namespace parley::testing {
 namespace {
@@ -51,6 +54,34 @@ TEST(CliTest, TwoClientsChatGoOfflineAndGetMissedMessages) {
   std::string err = runClient(port, "--user bob", "/msg nobody hi\\n/fly\\n");
   EXPECT_NE(err.find("error (not_found)"), std::string::npos) << err;
   EXPECT_NE(err.find("unknown command /fly"), std::string::npos) << err;
+}
+
+TEST(CliTest, PipedLinesWrittenWhileTheServerIsDownAreSentWhenItIsBack) {
+  ServerProcess server({}, freePort());  // a fixed port survives the restart
+  server.start();
+  uint16_t port = server.port();
+  runClient(port, "--user alice --register", "");
+  runClient(port, "--user bob --register", "");
+  runClient(port, "--user alice", "/add bob\\n");
+  // The script's second line arrives, and its input ends, while the server
+  // is down; the client must send it once the server is back.
+  std::string cmd =
+      "(printf '/msg bob before\\n'; sleep 1.5; printf '/msg bob after\\n') | "
+      "PARLEY_PASSWORD=password1 " +
+      binaryPath("parley") + " --port " + std::to_string(port) + " --user alice 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  server.kill9();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  server.start();
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  EXPECT_EQ(out.find("were not sent"), std::string::npos) << out;
+  std::string b = runClient(port, "--user bob", "/history alice\\n");
+  EXPECT_NE(b.find("alice: before"), std::string::npos) << b;
+  EXPECT_NE(b.find("alice: after"), std::string::npos) << out << "\n---\n" << b;
 }
 
 }  // namespace

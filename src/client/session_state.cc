@@ -100,10 +100,13 @@ void SessionState::loggedInAs(const json& r, const Command* login) {
   if (auto u = r.find("user"); u != r.end() && u->is_object()) name = u->value("name", "");
   if (name.empty() && login) name = login->target;
   // Another user on this client: the ids seen belong to someone else's
-  // inbox (group message ids are shared by all members), start afresh.
-  if (name != user_) {
+  // inbox (group message ids are shared by all members), start afresh. The
+  // same user again (after a /logout) keeps them: a message shown just
+  // before the logout, whose ack the logout overtook, is replayed now.
+  if (name != seen_for_) {
     seen_ids_.clear();
     seen_order_.clear();
+    seen_for_ = name;
   }
   user_ = name;
   logged_in_ = true;

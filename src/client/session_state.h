@@ -134,6 +134,7 @@ class SessionState {
   std::optional<ChatTarget> chat_;
   int64_t shown_seq_ = 0;  // highest seq received on this login
   int64_t acked_seq_ = 0;  // highest seq acked on this connection
+  std::string seen_for_;   // the user whose messages seen_ids_ holds
   std::unordered_set<int64_t> seen_ids_;
   std::deque<int64_t> seen_order_;  // oldest first, to bound seen_ids_
 };

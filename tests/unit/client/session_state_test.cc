@@ -261,5 +261,15 @@ TEST_F(SessionStateTest, AnotherUserStartsWithAFreshSeenSet) {
   EXPECT_EQ(state_.onServerLine(e.dump()).print.size(), 1u);
 }
 
+TEST_F(SessionStateTest, TheSameUserAfterALogoutDoesNotSeeAMessageTwice) {
+  loggedIn();
+  message(10, 1, "just before the logout");  // its ack is overtaken by the logout
+  json logout = parse(state_.submit(typed("/logout")).send.at(0));
+  answer(logout);
+  loggedIn("tok-2");
+  // The server replays it (never acked); it was shown already.
+  EXPECT_TRUE(message(10, 1, "just before the logout").print.empty());
+}
+
 }  // namespace
 }  // namespace parley::client

@@ -1,7 +1,8 @@
 // Bus: routes events to a user's sessions wherever they are connected, and
 // knows who is online across the cluster. It is only the fast path: the store
-// is the truth, so an event the bus drops is recovered at the recipient's
-// next replay (a message) or is merely cosmetic (presence).
+// is the truth, so a message event the bus drops is recovered by a replay
+// (MissedFn tells the recipient's node to read the inbox again), and a
+// presence event it drops is merely cosmetic.
 //
 // LocalBus routes inside one process; RedisBus across nodes over Redis
 // pub/sub with a presence registry that expires when a node dies.
@@ -13,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -50,11 +52,13 @@ class Bus {
   // Called when a user went offline without saying goodbye (its node died),
   // on a bus thread. May be called more than once for one user.
   using PresenceLostFn = std::function<void(UserId)>;
-  // Called when events for this node's users may have been lost on the way
-  // (the bus reconnected after an outage): each local session should read
-  // its inbox again, where every such message is. On a bus thread; must not
-  // block.
-  using MissedFn = std::function<void()>;
+  // Called when events for this node's users may have been lost on the way:
+  // those users' sessions should read their inboxes again, where every such
+  // message is. `user` names the one user concerned (a publisher had to drop
+  // an event for it); nullopt means any user here (the bus reconnected after
+  // an outage, or a publisher dropped more than it could keep track of). On a
+  // bus thread; must not block.
+  using MissedFn = std::function<void(std::optional<UserId> user)>;
 
   Bus() = default;
   Bus(const Bus&) = delete;

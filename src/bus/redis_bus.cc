@@ -20,6 +20,9 @@ std::string userChannel(UserId u) { return "parley:u:" + std::to_string(u); }
 std::string aliveKey(const std::string& node) { return "parley:alive:" + node; }
 std::string nodeUsersKey(const std::string& node) { return "parley:nodeusers:" + node; }
 constexpr const char* kNodesKey = "parley:nodes";
+// Every node listens here for a resync of all its sessions.
+constexpr const char* kResyncAllChannel = "parley:resync";
+constexpr const char* kResyncField = "resync";
 
 // Registers `node` for a user and answers how many OTHER live nodes have it,
 // atomically, so two nodes attaching at once cannot both miss each other.
@@ -50,7 +53,14 @@ std::string encode(const std::string& origin, const Envelope& e) {
          std::to_string(e.prev) + "\n" + *e.line;
 }
 
-bool decode(const char* data, size_t len, std::string* origin, Envelope* e) {
+// A resync frame has "resync" in the seq field and no line: "events for
+// `to` (0: for everyone) were dropped, read the inbox again". A node that
+// predates it fails to parse the field and ignores the frame.
+std::string encodeResync(const std::string& origin, UserId to) {
+  return origin + "\n" + std::to_string(to) + "\n" + kResyncField + "\n";
+}
+
+bool decode(const char* data, size_t len, std::string* origin, Envelope* e, bool* resync) {
   std::string s(data, len);
   size_t a = s.find('\n');
   size_t b = a == std::string::npos ? a : s.find('\n', a + 1);
@@ -60,6 +70,8 @@ bool decode(const char* data, size_t len, std::string* origin, Envelope* e) {
   try {
     e->to = std::stoll(s.substr(a + 1, b - a - 1));
     std::string seqs = s.substr(b + 1, c - b - 1);
+    *resync = seqs == kResyncField;
+    if (*resync) return true;
     size_t colon = seqs.find(':');
     e->seq = std::stoll(seqs.substr(0, colon));
     e->prev = colon == std::string::npos ? std::max<Seq>(e->seq - 1, 0)
@@ -252,15 +264,54 @@ void RedisBus::publish(Envelope envelope) {
   std::string item = userChannel(envelope.to);
   item.push_back('\0');
   item += encode(options_.node_id, envelope);
+  const bool message = envelope.seq != 0;
   {
     std::lock_guard<std::mutex> lock(publish_mu_);
     if (publish_queue_.size() >= options_.max_queued_publishes) {
       dropped_++;
-      return;
+      if (message) rememberMissed(envelope.to);
+    } else {
+      publish_queue_.push_back(
+          {std::move(item), std::chrono::steady_clock::now(), envelope.to, message});
     }
-    publish_queue_.push_back({std::move(item), std::chrono::steady_clock::now()});
   }
   publish_cv_.notify_one();
+}
+
+void RedisBus::rememberMissed(UserId user) {
+  if (missed_everyone_) return;
+  if (missed_users_.size() >= options_.max_missed_users) {
+    // A flood of drops: one resync of every node costs less than tracking
+    // more users (and the set stays bounded).
+    missed_everyone_ = true;
+    missed_users_.clear();
+    return;
+  }
+  missed_users_.insert(user);
+}
+
+RedisBus::Missed RedisBus::takeMissed() {
+  Missed missed{missed_everyone_, {missed_users_.begin(), missed_users_.end()}};
+  missed_everyone_ = false;
+  missed_users_.clear();
+  return missed;
+}
+
+void RedisBus::restoreMissed(const Missed& missed) {
+  if (missed.everyone) missed_everyone_ = true;
+  for (UserId user : missed.users) rememberMissed(user);
+}
+
+std::vector<std::vector<std::string>> RedisBus::resyncCommands(const Missed& missed) const {
+  std::vector<std::vector<std::string>> cmds;
+  if (missed.everyone) {
+    cmds.push_back({"PUBLISH", kResyncAllChannel, encodeResync(options_.node_id, 0)});
+    return cmds;
+  }
+  for (UserId user : missed.users) {
+    cmds.push_back({"PUBLISH", userChannel(user), encodeResync(options_.node_id, user)});
+  }
+  return cmds;
 }
 
 size_t RedisBus::queuedPublishes() const {
@@ -273,27 +324,46 @@ void RedisBus::publisherLoop() {
   int backoff_ms = 50;
   while (!stopping_) {
     std::vector<Pending> batch;
+    Missed missed;
     {
       std::unique_lock<std::mutex> lock(publish_mu_);
-      publish_cv_.wait(lock, [this] { return stopping_ || !publish_queue_.empty(); });
+      publish_cv_.wait(lock, [this] {
+        return stopping_ || !publish_queue_.empty() || !missed_users_.empty() || missed_everyone_;
+      });
+      missed = takeMissed();
       while (!publish_queue_.empty() && batch.size() < 1000) {
         batch.push_back(std::move(publish_queue_.front()));
         publish_queue_.pop_front();
       }
     }
-    if (batch.empty()) continue;
-    std::vector<std::vector<std::string>> cmds;
+    // Resyncs first: the messages they stand for are older than the batch.
+    std::vector<std::vector<std::string>> cmds = resyncCommands(missed);
+    if (cmds.empty() && batch.empty()) continue;
     for (const auto& pending : batch) {
       size_t zero = pending.item.find('\0');
       cmds.push_back({"PUBLISH", pending.item.substr(0, zero), pending.item.substr(zero + 1)});
     }
     if (!conn.pipeline(cmds, nullptr)) {
-      // Redis is unreachable: these events are lost from the fast path;
-      // recipients read the messages from the store on their next replay.
+      // Redis is unreachable: these events are lost from the fast path.
+      // Their recipients (and the resyncs not sent) are remembered, and are
+      // resynced once Redis takes commands again.
       dropped_ += batch.size();
+      {
+        std::lock_guard<std::mutex> lock(publish_mu_);
+        restoreMissed(missed);
+        for (const auto& pending : batch) {
+          if (pending.message) rememberMissed(pending.to);
+        }
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(backoff_ms * 2, 2000);
     } else {
+      if (missed.everyone || !missed.users.empty()) {
+        spdlog::warn(
+            "redis bus: message events were dropped ({} in all); resyncing {}", dropped_.load(),
+            missed.everyone ? std::string("every session of every node")
+                            : "the sessions of " + std::to_string(missed.users.size()) + " users");
+      }
       backoff_ms = 50;
       if (metrics_) {
         auto now = std::chrono::steady_clock::now();
@@ -308,10 +378,13 @@ void RedisBus::subscriberLoop() {
   Connection conn(options_);
   int backoff_ms = 50;
   bool connected_before = false;
-  auto sendSubscriptions = [&](const char* verb, const std::vector<UserId>& users) {
+  // Sends `verb` for the users' channels (and `also`, when given).
+  auto sendSubscriptions = [&](const char* verb, const std::vector<UserId>& users,
+                               const char* also = nullptr) {
     redisContext* c = conn.raw();
-    for (size_t i = 0; i < users.size(); i += 500) {
+    for (size_t i = 0; i < users.size() || (i == 0 && also); i += 500) {
       std::vector<std::string> args = {verb};
+      if (i == 0 && also) args.push_back(also);
       for (size_t j = i; j < std::min(users.size(), i + 500); ++j) {
         args.push_back(userChannel(users[j]));
       }
@@ -346,7 +419,7 @@ void RedisBus::subscriberLoop() {
         subscriptions_touched_.clear();
         for (auto& [user, count] : local_users_) users.push_back(user);
       }
-      if (!sendSubscriptions("SUBSCRIBE", users)) {
+      if (!sendSubscriptions("SUBSCRIBE", users, kResyncAllChannel)) {
         conn.reset();
         continue;
       }
@@ -354,7 +427,7 @@ void RedisBus::subscriberLoop() {
       // While it was away, messages to our users were published to nobody
       // (and the publishers dropped what they could not send): they are in
       // the store, so the sessions read their inboxes again.
-      if (connected_before && missed_) missed_();
+      if (connected_before && missed_) missed_(std::nullopt);
       connected_before = true;
     }
     pollfd fds[2] = {{conn.raw()->fd, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
@@ -391,9 +464,18 @@ void RedisBus::subscriberLoop() {
         if (std::strcmp(reply->element[0]->str, "message") != 0) continue;
         std::string origin;
         Envelope e;
-        if (!decode(reply->element[2]->str, reply->element[2]->len, &origin, &e)) continue;
+        bool resync = false;
+        if (!decode(reply->element[2]->str, reply->element[2]->len, &origin, &e, &resync)) {
+          continue;
+        }
         if (origin == options_.node_id) continue;  // already delivered in-process
-        deliverLocally(e);
+        if (!resync) {
+          deliverLocally(e);
+        } else if (missed_) {
+          // Another node dropped events for this user (or, to = 0, for
+          // anyone): the inbox has them.
+          missed_(e.to == 0 ? std::nullopt : std::optional<UserId>(e.to));
+        }
       }
     }
   }

@@ -13,7 +13,12 @@
 // users now online nowhere, it reports PresenceLostFn.
 //
 // Nothing here blocks a loop thread: publish() only appends to a bounded
-// queue (dropping when full: the store is the truth). attach/detach/online
+// queue. When it is full, or Redis refuses a batch, the message events are
+// dropped but their recipients are remembered, and once Redis takes
+// commands again the publisher sends each a resync frame on its channel:
+// the node holding that user has its sessions read the inbox, where the
+// dropped messages are (the store is the truth). Past `max_missed_users`
+// it stops counting and sends one resync to every node. attach/detach/online
 // make Redis round trips with a 1 s timeout and are called from the blocking
 // pool. If Redis is down, local sessions still get their events (delivered
 // in-process), cross-node events wait in the store, and every thread
@@ -33,6 +38,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "bus/bus.h"
@@ -52,6 +58,9 @@ struct RedisBusOptions {
   // Timeout of each Redis round trip, and of connecting.
   std::chrono::milliseconds io_timeout{1000};
   size_t max_queued_publishes = 100000;
+  // Recipients of dropped events remembered for a resync each; past this
+  // many, every node resyncs every session instead.
+  size_t max_missed_users = 100000;
 };
 
 // Parses redis://host:port.
@@ -114,10 +123,28 @@ class RedisBus final : public Bus {
   struct Pending {
     std::string item;                                 // "channel\0payload"
     std::chrono::steady_clock::time_point queued_at;  // for the publish-lag histogram
+    UserId to = 0;
+    bool message = false;  // an inbox message (seq != 0): a drop needs a resync
   };
+  // Recipients of dropped message events, owed a resync.
+  struct Missed {
+    bool everyone = false;
+    std::vector<UserId> users;
+  };
+  // Remembers that `user` missed a message event (publish_mu_ held).
+  void rememberMissed(UserId user);
+  // Takes what is remembered, or puts it back after a failed send
+  // (publish_mu_ held).
+  Missed takeMissed();
+  void restoreMissed(const Missed& missed);
+  // The PUBLISH commands that resync them.
+  std::vector<std::vector<std::string>> resyncCommands(const Missed& missed) const;
+
   mutable std::mutex publish_mu_;
   std::condition_variable publish_cv_;
-  std::deque<Pending> publish_queue_;  // guarded by publish_mu_
+  std::deque<Pending> publish_queue_;        // guarded by publish_mu_
+  std::unordered_set<UserId> missed_users_;  // guarded by publish_mu_
+  bool missed_everyone_ = false;             // guarded by publish_mu_
 
   // Guards command_ (attach/detach/online), and orders this node's presence
   // writes: taken before users_mu_ by attach, detach and the heartbeat.

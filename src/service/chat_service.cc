@@ -72,8 +72,10 @@ void ChatService::start() {
           if (u.ok()) notifyFriends(u.value(), /*online=*/false);
         });
       },
-      [this] {
-        for (const std::shared_ptr<Session>& session : registry_.all()) session->catchUp();
+      [this](std::optional<UserId> user) {
+        // Events may have been lost on the way; the inbox has them.
+        auto sessions = user ? registry_.sessionsOf(*user) : registry_.all();
+        for (const std::shared_ptr<Session>& session : sessions) session->catchUp();
       });
 }
 

@@ -120,6 +120,18 @@ std::vector<std::shared_ptr<Session>> SessionRegistry::all() {
   return result;
 }
 
+std::vector<std::shared_ptr<Session>> SessionRegistry::sessionsOf(UserId user) {
+  std::vector<std::shared_ptr<Session>> result;
+  Shard& shard = shardOf(user);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.sessions.find(user);
+  if (it == shard.sessions.end()) return result;
+  for (auto& w : it->second) {
+    if (auto s = w.lock()) result.push_back(std::move(s));
+  }
+  return result;
+}
+
 size_t SessionRegistry::sessionCount() {
   size_t n = 0;
   for (auto& shard : shards_) {

@@ -29,8 +29,10 @@ class SessionRegistry {
   // message reaches a thousand members with two posts on two loops, not a
   // thousand), each session's envelopes in the given order.
   void deliver(std::span<const Envelope> envelopes);
-  // Every live session (for the shutdown notice).
+  // Every live session (for the shutdown notice, and a bus resync).
   std::vector<std::shared_ptr<Session>> all();
+  // The live sessions of one user.
+  std::vector<std::shared_ptr<Session>> sessionsOf(UserId user);
   size_t sessionCount();
 
  private:

@@ -260,7 +260,7 @@ class LeavingDuringLoginTest : public ChatServiceTest {
     bool online = true;
     for (int i = 0; i < 100 && online; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      online = bus_.online({user->id}).value()[0];
+      online = bus_->online({user->id}).value()[0];
     }
     EXPECT_FALSE(online) << "a login that finished after its client left must be undone";
   }
@@ -317,6 +317,85 @@ TEST_F(FlakyReplayTest, AReplayThatFailsIsRetriedUntilTheMissedMessagesArrive) {
     EXPECT_EQ((*e)["text"], "missed " + std::to_string(i));
   }
   EXPECT_LE(flaky_->failing_reads.load(), 0);
+}
+
+// A LocalBus that drops every message event to one user, as a cluster bus
+// does when its publish queue is full, and lets the test play the bus's
+// "events were missed" callback.
+class DroppingBus final : public Bus {
+ public:
+  void start(DeliverFn deliver, PresenceLostFn presence_lost, MissedFn missed) override {
+    missed_ = missed;
+    inner_.start(std::move(deliver), std::move(presence_lost), std::move(missed));
+  }
+  void stop() override { inner_.stop(); }
+  void publish(Envelope envelope) override {
+    if (envelope.seq != 0 && envelope.to == drop_to.load()) return;
+    inner_.publish(std::move(envelope));
+  }
+  Result<bool> attach(UserId user) override { return inner_.attach(user); }
+  Result<bool> detach(UserId user) override { return inner_.detach(user); }
+  Result<std::vector<bool>> online(const std::vector<UserId>& users) override {
+    return inner_.online(users);
+  }
+  std::atomic<UserId> drop_to{0};
+  MissedFn missed_;
+
+ private:
+  LocalBus inner_;
+};
+
+class DroppingBusTest : public ChatServiceTest {
+ protected:
+  BusPtr makeBus() override {
+    auto bus = std::make_unique<DroppingBus>();
+    dropping_ = bus.get();
+    return bus;
+  }
+  UserId idOf(const std::string& name) { return store_->findUser(name).value().id; }
+  // The next message event the client got (skipping presence), if any.
+  static std::optional<json> nextMessage(Client& c, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      auto e = c.sink->nextEvent(left);
+      if (!e || (*e)["event"] == "message") return e;
+    }
+  }
+  DroppingBus* dropping_ = nullptr;
+};
+
+TEST_F(DroppingBusTest, AResyncOfOneUserBringsTheMessagesTheBusDropped) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  Client bob_elsewhere = newClient();  // a second session of bob's
+  ok(bob_elsewhere, R"({"op":"login","name":"bob","password":"password1"})");
+  befriend(alice, "bob");
+  dropping_->drop_to = idOf("bob");
+  ok(alice, R"({"op":"send","to":"bob","text":"dropped on the way"})");
+  auto live = nextMessage(bob, std::chrono::milliseconds(300));
+  ASSERT_FALSE(live) << "the bus was meant to drop it: " << live->dump();
+
+  dropping_->missed_(idOf("bob"));
+  for (Client* c : {&bob, &bob_elsewhere}) {
+    auto e = nextMessage(*c, std::chrono::seconds(5));
+    ASSERT_TRUE(e) << "the resync did not bring the dropped message";
+    EXPECT_EQ((*e)["text"], "dropped on the way");
+  }
+}
+
+TEST_F(DroppingBusTest, AResyncOfEveryoneReachesEverySession) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  befriend(alice, "bob");
+  dropping_->drop_to = idOf("bob");
+  ok(alice, R"({"op":"send","to":"bob","text":"dropped on the way"})");
+  dropping_->missed_(std::nullopt);
+  auto e = nextMessage(bob, std::chrono::seconds(5));
+  ASSERT_TRUE(e) << "the resync did not bring the dropped message";
+  EXPECT_EQ((*e)["text"], "dropped on the way");
 }
 
 TEST_F(ChatServiceTest, GroupsAreForMembers) {

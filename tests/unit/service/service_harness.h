@@ -106,7 +106,8 @@ class ServiceHarness : public ::testing::Test {
     options.hash_cost = HashCost::kMinimum;
     options.replay_page = 16;     // small pages exercise the paging logic
     options.metrics = &metrics_;  // tests read how events were delivered
-    service_ = std::make_unique<ChatService>(*store_, bus_, pool_, options);
+    bus_ = makeBus();
+    service_ = std::make_unique<ChatService>(*store_, *bus_, pool_, options);
     service_->start();
     loop_thread_ = std::thread([this] { loop_.run(); });
   }
@@ -126,6 +127,8 @@ class ServiceHarness : public ::testing::Test {
   // A fixture may put its own Store in front of the SQLite one (to hold
   // writes back, say); the service sees only what this returns.
   virtual StorePtr wrapStore(StorePtr store) { return store; }
+  // Likewise a fixture may route events through a Bus of its own.
+  virtual BusPtr makeBus() { return std::make_unique<LocalBus>(); }
 
   Client newClient() {
     Client c;
@@ -194,7 +197,7 @@ class ServiceHarness : public ::testing::Test {
   std::filesystem::path dir_;
   StorePtr store_;
   Metrics metrics_;
-  LocalBus bus_;
+  BusPtr bus_;
   BlockingPool pool_{"test-pool", 4, 10000};
   std::unique_ptr<ChatService> service_;
   boost::asio::io_context loop_;

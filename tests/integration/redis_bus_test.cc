@@ -1,0 +1,167 @@
+// RedisBus against a real (throwaway) Redis: two buses stand for two nodes.
+// What is tested here is what a cluster of servers cannot show on demand: a
+// publisher that has to drop events (its queue full) must still get them to
+// the recipient's node, as a resync of that user's sessions.
+#include "bus/redis_bus.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "service_instance.h"
+
+namespace parley::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// What a node's bus called back with.
+class Recorder {
+ public:
+  Bus::DeliverFn deliverFn() {
+    return [this](std::span<const Envelope> envelopes) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const Envelope& e : envelopes) delivered_.push_back(*e.line);
+      cv_.notify_all();
+    };
+  }
+  Bus::MissedFn missedFn() {
+    return [this](std::optional<UserId> user) {
+      std::lock_guard<std::mutex> lock(mu_);
+      missed_.push_back(user);
+      cv_.notify_all();
+    };
+  }
+  bool waitDelivered(const std::string& line, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      return std::find(delivered_.begin(), delivered_.end(), line) != delivered_.end();
+    });
+  }
+  // The first resync at or after position `from` of the record.
+  std::optional<std::optional<UserId>> waitMissed(size_t from = 0,
+                                                  std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [&] { return missed_.size() > from; })) return std::nullopt;
+    return missed_[from];
+  }
+  std::vector<std::optional<UserId>> missed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return missed_;
+  }
+  std::vector<std::string> delivered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return delivered_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> delivered_;
+  std::vector<std::optional<UserId>> missed_;
+};
+
+class RedisBusTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    redis_ = new RedisInstance();
+    redis_->start();
+  }
+  static void TearDownTestSuite() { delete redis_; }
+
+  std::unique_ptr<RedisBus> node(const std::string& name, Recorder& recorder,
+                                 size_t max_queued = 100000, size_t max_missed = 100000) {
+    RedisBusOptions o;
+    o.port = redis_->port();
+    o.node_id = name + std::to_string(run_);
+    o.max_queued_publishes = max_queued;
+    o.max_missed_users = max_missed;
+    auto bus = std::make_unique<RedisBus>(o);
+    bus->start(
+        recorder.deliverFn(), [](UserId) {}, recorder.missedFn());
+    return bus;
+  }
+  static Envelope message(UserId to, Seq seq, const std::string& line) {
+    return Envelope{to, seq, seq - 1, makeLine(line)};
+  }
+  // Waits until `receiver` hears `user`'s channel: `sender` publishes probes
+  // until one arrives (SUBSCRIBE runs on the receiver's own thread).
+  static void awaitSubscribed(RedisBus& sender, Recorder& receiver, UserId user) {
+    for (int i = 0; i < 50; ++i) {
+      std::string probe = "probe " + std::to_string(user) + " " + std::to_string(i);
+      sender.publish(Envelope{user, 0, 0, makeLine(probe)});
+      if (receiver.waitDelivered(probe, 100ms)) return;
+    }
+    FAIL() << "the receiving bus never subscribed to user " << user;
+  }
+
+  void SetUp() override { ++run_; }
+
+  static inline RedisInstance* redis_ = nullptr;
+  static inline int run_ = 0;
+};
+
+TEST_F(RedisBusTest, AnEventReachesTheNodeHoldingTheUser) {
+  Recorder a_got, b_got;
+  auto a = node("a", a_got);
+  auto b = node("b", b_got);
+  ASSERT_TRUE(b->attach(7).ok());
+  awaitSubscribed(*a, b_got, 7);
+  a->publish(message(7, 1, "hello"));
+  EXPECT_TRUE(b_got.waitDelivered("hello"));
+  EXPECT_TRUE(b_got.missed().empty());
+  EXPECT_EQ(a->droppedPublishes(), 0u);
+}
+
+TEST_F(RedisBusTest, AMessageDroppedByAFullQueueMakesTheRecipientsNodeResyncThatUser) {
+  Recorder probe_got, full_got, b_got;
+  auto probe = node("probe", probe_got);
+  auto full = node("full", full_got, /*max_queued=*/0);  // every publish is dropped
+  auto b = node("b", b_got);
+  ASSERT_TRUE(b->attach(7).ok());
+  ASSERT_TRUE(b->attach(8).ok());
+  awaitSubscribed(*probe, b_got, 7);
+  awaitSubscribed(*probe, b_got, 8);
+
+  // A presence event dropped needs no resync (nothing of it is in the
+  // inbox); a message does.
+  full->publish(Envelope{8, 0, 0, makeLine("presence")});
+  full->publish(message(7, 1, "dropped"));
+  auto missed = b_got.waitMissed();
+  ASSERT_TRUE(missed) << "the recipient's node was never told to read the inbox again";
+  EXPECT_EQ(*missed, std::optional<UserId>(7));
+  EXPECT_EQ(full->droppedPublishes(), 2u);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(b_got.missed().size(), 1u) << "one resync for one user, none for the presence";
+  for (const std::string& line : b_got.delivered()) EXPECT_NE(line, "dropped");
+  // The publishing node already delivered in-process and ignores its own resync.
+  EXPECT_TRUE(full_got.missed().empty());
+}
+
+TEST_F(RedisBusTest, TooManyDroppedRecipientsToTrackResyncEveryNode) {
+  Recorder probe_got, full_got, b_got, c_got;
+  auto probe = node("probe", probe_got);
+  auto full = node("full", full_got, /*max_queued=*/0, /*max_missed=*/0);
+  auto b = node("b", b_got);
+  auto c = node("c", c_got);
+  ASSERT_TRUE(b->attach(7).ok());
+  awaitSubscribed(*probe, b_got, 7);  // b's subscriber is up, so is its resync channel
+  ASSERT_TRUE(c->attach(9).ok());
+  awaitSubscribed(*probe, c_got, 9);
+
+  full->publish(message(7, 1, "dropped"));
+  for (Recorder* r : {&b_got, &c_got}) {
+    auto missed = r->waitMissed();
+    ASSERT_TRUE(missed) << "a node was not told to resync";
+    EXPECT_EQ(*missed, std::nullopt) << "every session of every node resyncs";
+  }
+}
+
+}  // namespace
+}  // namespace parley::testing

@@ -164,7 +164,7 @@ void Session::startLogin(std::function<Result<LoginResult>()> work, Done done) {
       self->epoch_++;
       self->delivered_ = login.ack_point;
       self->parked_.clear();
-      self->dropped_parked_ = false;
+      self->read_again_ = false;
       self->fetching_ = false;
       // Register before the replay starts: a message committed from now on
       // either reaches us live or is found by the replay, and the seq
@@ -191,7 +191,7 @@ void Session::endLogin() {
   token_hash_.fill(0);
   epoch_++;
   parked_.clear();
-  dropped_parked_ = false;
+  read_again_ = false;
   fetching_ = false;
   ChatService* service = &service_;
   // Must run even when the pool is busy, or the user would stay "online".
@@ -205,7 +205,12 @@ void Session::closed() {
 
 void Session::catchUp() {
   sink_->post([self = shared_from_this()] {
-    if (self->user_ && !self->fetching_) self->fetchInbox();
+    if (!self->user_) return;
+    if (self->fetching_) {
+      self->read_again_ = true;  // the read in flight may predate what was missed
+    } else {
+      self->fetchInbox();
+    }
   });
 }
 
@@ -233,7 +238,7 @@ void Session::onEnvelope(const Envelope& envelope) {
   if (parked_.size() < kMaxParked) {
     parked_.emplace(envelope.seq, Parked{envelope.prev, envelope.line});
   } else {
-    dropped_parked_ = true;  // the store has it: read again after this replay
+    read_again_ = true;  // the store has it: read again after this replay
   }
   if (!fetching_) fetchInbox();
 }
@@ -315,10 +320,10 @@ void Session::onInboxPage(uint64_t epoch, int failures, Result<std::vector<Deliv
   }
   fetching_ = false;
   flushParked();
-  if (!parked_.empty() || dropped_parked_) {
-    // A gap remains, or events were dropped while parking was full: the
-    // store has them.
-    dropped_parked_ = false;
+  if (!parked_.empty() || read_again_) {
+    // A gap remains, or the store may hold more than this replay read
+    // (read_again_).
+    read_again_ = false;
     fetchInbox();
   }
 }

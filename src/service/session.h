@@ -95,7 +95,10 @@ class Session : public std::enable_shared_from_this<Session> {
     SharedLine line;
   };
   std::map<Seq, Parked> parked_;
-  bool dropped_parked_ = false;  // an event did not fit in parked_
+  // The replay in flight may miss what the store has: an event did not fit
+  // in parked_, or the bus asked for a resync (catchUp) after the read began.
+  // Read again when it ends.
+  bool read_again_ = false;
   static constexpr size_t kMaxParked = 512;
 };
 

@@ -345,8 +345,51 @@ class DroppingBus final : public Bus {
   LocalBus inner_;
 };
 
+// The SQLite store, whose next inbox read (when `hold_next` is set) reads
+// and then waits for release() before answering: a replay whose answer is
+// older than what happens meanwhile.
+class SlowInboxStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<std::vector<Delivery>> inboxAfter(UserId user, Seq after_seq, int limit) override {
+    auto page = inner_->inboxAfter(user, after_seq, limit);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (hold_next_) {
+      hold_next_ = false;
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return !held_; });
+    }
+    return page;
+  }
+  void holdNext() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_next_ = true;
+  }
+  bool waitHeld() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [this] { return held_; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_next_ = false;
+  bool held_ = false;
+};
+
 class DroppingBusTest : public ChatServiceTest {
  protected:
+  StorePtr wrapStore(StorePtr store) override {
+    auto slow = std::make_unique<SlowInboxStore>(std::move(store));
+    slow_ = slow.get();
+    return slow;
+  }
   BusPtr makeBus() override {
     auto bus = std::make_unique<DroppingBus>();
     dropping_ = bus.get();
@@ -365,6 +408,7 @@ class DroppingBusTest : public ChatServiceTest {
     }
   }
   DroppingBus* dropping_ = nullptr;
+  SlowInboxStore* slow_ = nullptr;
 };
 
 TEST_F(DroppingBusTest, AResyncOfOneUserBringsTheMessagesTheBusDropped) {
@@ -384,6 +428,25 @@ TEST_F(DroppingBusTest, AResyncOfOneUserBringsTheMessagesTheBusDropped) {
     ASSERT_TRUE(e) << "the resync did not bring the dropped message";
     EXPECT_EQ((*e)["text"], "dropped on the way");
   }
+}
+
+TEST_F(DroppingBusTest, AResyncDuringAReplayThatReadTooEarlyReadsAgain) {
+  Client alice = loggedIn("alice");
+  Client bob = loggedIn("bob");
+  befriend(alice, "bob");
+  dropping_->drop_to = idOf("bob");
+  // A replay of bob's inbox reads it (nothing new) and is slow to answer...
+  slow_->holdNext();
+  dropping_->missed_(idOf("bob"));
+  ASSERT_TRUE(slow_->waitHeld());
+  // ...meanwhile a message to bob is stored, its event dropped, and the bus
+  // asks for a resync while that replay is still in flight.
+  ok(alice, R"({"op":"send","to":"bob","text":"sent during the replay"})");
+  dropping_->missed_(idOf("bob"));
+  slow_->release();
+  auto e = nextMessage(bob, std::chrono::seconds(5));
+  ASSERT_TRUE(e) << "the resync was swallowed by the replay already in flight";
+  EXPECT_EQ((*e)["text"], "sent during the replay");
 }
 
 TEST_F(DroppingBusTest, AResyncOfEveryoneReachesEverySession) {

@@ -52,6 +52,9 @@ struct Figures {
   // they were owed but not the same messages, and deliveries whose seq did
   // not follow the recipient's last one. All must be 0.
   uint64_t lost = 0, duplicates = 0, mismatched = 0, out_of_order = 0;
+  // Connections that failed after logging in (Runner::drop): left out of
+  // the verification above, and a failed run of their own.
+  uint64_t dropped = 0;
   uint64_t logins = 0;   // successful login/resume answers in the measured window
   uint64_t resumes = 0;  // of which by resume
   double seconds = 0;
@@ -71,6 +74,7 @@ struct Figures {
                           {"dup", duplicates},
                           {"mismatched", mismatched},
                           {"out_of_order", out_of_order},
+                          {"dropped", dropped},
                           {"errors", errors},
                           {"connections", connections},
                           {"logins", logins},
@@ -90,6 +94,7 @@ struct Figures {
     duplicates += j["dup"].get<uint64_t>();
     mismatched += j["mismatched"].get<uint64_t>();
     out_of_order += j["out_of_order"].get<uint64_t>();
+    dropped += j["dropped"].get<uint64_t>();
     errors += j["errors"].get<uint64_t>();
     connections += j["connections"].get<uint64_t>();
     logins += j["logins"].get<uint64_t>();

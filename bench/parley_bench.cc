@@ -12,7 +12,8 @@
 //   parley-bench --scenario login --login password --users 16
 //
 // Output: progress lines on stderr, a human summary, then one JSON line (for
-// scripts). Exit status 1 when any message was lost or duplicated, or on
+// scripts). Exit status 1 when any message was lost or duplicated, when a
+// connection dropped mid-run (what it was owed could not be checked), or on
 // setup errors.
 #include <poll.h>
 #include <sys/resource.h>
@@ -195,6 +196,10 @@ int main(int argc, char** argv) {
     std::printf("  verification: lost %llu  duplicated %llu  out of order %llu  mismatched %llu\n",
                 ull(total.lost), ull(total.duplicates), ull(total.out_of_order),
                 ull(total.mismatched));
+    if (total.dropped) {
+      std::printf("  %llu connection(s) dropped mid-run: their deliveries were not verified\n",
+                  ull(total.dropped));
+    }
   } else {
     double login_secs = o.scenario == "login" ? secs : std::max(total.setup_seconds, 1e-9);
     std::printf("  %s: %llu logins (%llu by resume) in %.1f s: %.0f/s  errors %llu\n",
@@ -227,6 +232,7 @@ int main(int argc, char** argv) {
                {"duplicated", total.duplicates},
                {"out_of_order", total.out_of_order},
                {"mismatched", total.mismatched},
+               {"dropped_connections", total.dropped},
                {"p50_us", h.percentile(0.50)},
                {"p90_us", h.percentile(0.90)},
                {"p99_us", h.percentile(0.99)},
@@ -245,6 +251,8 @@ int main(int argc, char** argv) {
                {"rss_bytes_per_connection", rss_delta * 1024.0 / conns},
                {"kernel_tcp_kib_delta", tcp_delta}};
   std::printf("%s\n", summary.dump().c_str());
-  if (total.lost || total.duplicates || total.out_of_order || total.mismatched) status = 1;
+  if (total.lost || total.duplicates || total.out_of_order || total.mismatched || total.dropped) {
+    status = 1;
+  }
   return status;
 }

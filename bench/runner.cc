@@ -196,10 +196,26 @@ void Runner::connect(size_t i) {
         if (finished_) return;
         // A connection that cannot even log in would stall the ramp: stop.
         if (!conns_[i].logged_in) return fail("connection " + conns_[i].name + ": " + e);
-        std::cerr << "connection error: " << e << "\n";
+        drop(i, e);
       });
   std::string source = "127.0.0." + std::to_string(1 + i % std::max(1, o_.sources));
   c.client->connect(source, o_.host, o_.port, [this, i] { sendLogin(i); });
+}
+
+void Runner::drop(size_t i, const std::string& why) {
+  Conn& c = conns_[i];
+  if (c.dropped) return;
+  std::cerr << "connection " << c.name << " dropped: " << why << "\n";
+  c.dropped = true;
+  c.client->close();
+  figures_.dropped++;
+  // Its unanswered sends will never be answered, and what it was still owed
+  // will not arrive here: stop waiting for either.
+  in_flight_ -= static_cast<uint64_t>(c.in_flight);
+  c.in_flight = 0;
+  if (c.owed > c.got) figures_.expected -= std::min(figures_.expected, c.owed - c.got);
+  if (c.sender && ++dropped_senders_ == senders_.size()) sending_ = false;  // nobody left to send
+  maybeFinish();
 }
 
 void Runner::sendLogin(size_t i) {
@@ -270,11 +286,11 @@ void Runner::onSendReply(Conn& c, std::string_view line) {
   if (isOk(line)) {
     last_progress_ = Clock::now();
     figures_.acked++;
-    figures_.expected += expectedPerMessage(c);
     uint64_t hash = idHash(intField(line, "id"));  // {"message":{"id":..}}
     for (size_t r = c.peers_begin; r < c.peers_end; ++r) {
       Conn& to = conns_[r];
-      if (&to == &c) continue;
+      if (&to == &c || to.dropped) continue;
+      figures_.expected++;
       to.owed++;
       to.owed_ids += hash;
     }
@@ -339,17 +355,27 @@ void Runner::start() {
   if (o_.rate > 0) {
     tick();
   } else {
+    // Sends follow answers; the deadline ends them even if none come (every
+    // sender dropped).
+    timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+    timer_->expires_at(deadline_);
+    timer_->async_wait([this](auto ec) {
+      if (ec || finished_) return;
+      sending_ = false;
+      maybeFinish();
+    });
     for (size_t i : senders_) {
       for (int w = 0; w < o_.window; ++w) sendFrom(conns_[i]);
     }
   }
 }
 
-void Runner::sendFrom(Conn& c) {
+bool Runner::sendFrom(Conn& c) {
   if (Clock::now() >= deadline_) {
     sending_ = false;
-    return;
+    return false;
   }
+  if (c.dropped) return false;
   std::string text = std::to_string(nowNs());
   if (c.kind == Kind::kGroup) {
     c.client->send(R"({"op":"group_send","group":)" + jsonString(c.target) + R"(,"text":")" + text +
@@ -360,6 +386,7 @@ void Runner::sendFrom(Conn& c) {
   c.in_flight++;
   in_flight_++;
   figures_.sent++;
+  return true;
 }
 
 // Paced mode: every millisecond, send the messages that are due, round-robin
@@ -377,8 +404,15 @@ void Runner::tick() {
   }
   double elapsed = std::chrono::duration<double>(now - started_).count();
   uint64_t due = static_cast<uint64_t>(elapsed * o_.rate);
-  while (figures_.sent < due && sending_) {
-    sendFrom(conns_[senders_[next_sender_++ % senders_.size()]]);
+  // Round-robin over the senders still connected; none left ends the run.
+  size_t skipped = 0;
+  while (figures_.sent < due && sending_ && skipped < senders_.size()) {
+    skipped = sendFrom(conns_[senders_[next_sender_++ % senders_.size()]]) ? 0 : skipped + 1;
+  }
+  if (skipped == senders_.size()) {
+    sending_ = false;
+    maybeFinish();
+    return;
   }
   timer_ = std::make_unique<boost::asio::steady_timer>(io_);
   tick_due_ = Clock::now() + std::chrono::milliseconds(1);
@@ -461,7 +495,9 @@ void Runner::finish() {
                                 std::chrono::duration<double>(last_progress_ - started_).count());
   }
   verify();
-  for (auto& c : conns_) ackUpTo(c);  // leave nothing for the next run's login
+  for (auto& c : conns_) {
+    if (!c.dropped) ackUpTo(c);  // leave nothing for the next run's login
+  }
   auto closer = std::make_shared<boost::asio::steady_timer>(io_);
   closer->expires_after(std::chrono::milliseconds(300));
   closer->async_wait([this, closer](auto) {
@@ -478,6 +514,7 @@ void Runner::finish() {
 // on their way when the run ends (after 10 s without progress) are lost.
 void Runner::verify() {
   for (const Conn& c : conns_) {
+    if (c.dropped) continue;
     if (c.got < c.owed) figures_.lost += c.owed - c.got;
     if (c.got > c.owed) figures_.duplicates += c.got - c.owed;
     if (c.got == c.owed && c.got_ids != c.owed_ids) figures_.mismatched++;

@@ -48,6 +48,10 @@ class Runner {
     bool sender = false;
     bool logged_in = false;
     bool resuming = false;  // the pending login is a resume
+    // The connection failed after logging in (the server closed it, or the
+    // network did): its sends stop, and what it was owed cannot be checked,
+    // so it leaves the verification and the run counts it as dropped.
+    bool dropped = false;
     int in_flight = 0;
     int64_t last_seq = 0, acked_seq = 0;
     uint64_t since_ack = 0;
@@ -76,7 +80,8 @@ class Runner {
   void verify();
 
   void start();
-  void sendFrom(Conn& c);
+  // Sends one message from `c`; false when the run is over or `c` dropped.
+  bool sendFrom(Conn& c);
   void tick();
   void ackUpTo(Conn& c);
   void maybeFinish();
@@ -85,9 +90,7 @@ class Runner {
   void finish();
   void fail(const std::string& why);
   bool measuring() const { return started_ns_ > 0 && !finished_; }
-  uint64_t expectedPerMessage(const Conn& c) const {
-    return c.kind == Kind::kGroup ? static_cast<uint64_t>(o_.group_size - 1) : 1;
-  }
+  void drop(size_t i, const std::string& why);
 
   const Options& o_;
   std::string prefix_;
@@ -101,6 +104,7 @@ class Runner {
   size_t ready_ = 0;            // logged in (first time)
   bool sending_ = false, finished_ = false, setup_failed_ = false;
   size_t next_sender_ = 0;
+  size_t dropped_senders_ = 0;
   uint64_t in_flight_ = 0;
   Clock::time_point ramp_started_, started_, deadline_;
   Clock::time_point last_progress_;  // last ack or delivery

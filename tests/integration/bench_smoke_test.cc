@@ -4,28 +4,34 @@
 // Only correctness is asserted: 0 lost, 0 duplicated (nor out of order, nor
 // mismatched). Timings never are.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "server_process.h"
 
 namespace parley::testing {
 namespace {
 
-nlohmann::json runBench(const ServerProcess& server, const std::string& args) {
+// Runs parley-bench (for at most a minute) and returns its JSON summary.
+nlohmann::json runBench(const ServerProcess& server, const std::string& args,
+                        int expected_exit = 0) {
   // Resume tokens are kept beside this server's data, not shared with other
   // test runs.
-  std::string cmd = std::string(PARLEY_BENCH_BIN) + " --port " + std::to_string(server.port()) +
-                    " --token-dir " + server.dir() + "/tokens --progress 0 " + args +
-                    " 2>/dev/null";
+  std::string cmd = "timeout 60 " + std::string(PARLEY_BENCH_BIN) + " --port " +
+                    std::to_string(server.port()) + " --token-dir " + server.dir() +
+                    "/tokens --progress 0 " + args + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   int status = pclose(p);
-  EXPECT_EQ(status, 0) << out;
+  EXPECT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), expected_exit) << out;
   size_t brace = out.rfind("\n{");
   if (brace == std::string::npos) {
     ADD_FAILURE() << "no JSON summary in: " << out;
@@ -76,6 +82,28 @@ TEST(BenchSmokeTest, EveryScenarioRunsAndLosesNothing) {
   // find no stale backlog.
   auto again = runBench(server, "--scenario direct --pairs 10 --duration 1");
   expectVerified(again);
+}
+
+// A server that dies mid-run drops every connection: parley-bench says so
+// and fails, promptly, instead of counting what those connections were owed
+// as lost (or waiting for answers that cannot come).
+TEST(BenchSmokeTest, ConnectionsDroppedMidRunFailTheRunWithoutFalseLosses) {
+  ServerProcess server({"--rate-per-connection", "0", "--rate-per-user", "0"});
+  for (const char* args : {"--scenario direct --pairs 10 --duration 30",
+                           "--scenario direct --pairs 10 --rate 2000 --duration 30"}) {
+    server.start();
+    std::thread killer([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      server.kill9();
+    });
+    auto started = std::chrono::steady_clock::now();
+    auto run = runBench(server, args, /*expected_exit=*/1);
+    killer.join();
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(45)) << args;
+    EXPECT_GT(run.value("acked", 0), 0) << args;
+    EXPECT_EQ(run.value("dropped_connections", 0), 20) << args << ": " << run.dump();
+    EXPECT_EQ(run.value("lost", -1), 0) << args << ": " << run.dump();
+  }
 }
 
 }  // namespace

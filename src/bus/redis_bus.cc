@@ -214,19 +214,48 @@ void RedisBus::start(DeliverFn deliver, PresenceLostFn presence_lost, MissedFn m
   heartbeat_ = std::thread([this] { heartbeatLoop(); });
 }
 
+void RedisBus::wakeThreads() {
+  // Under the lock, so that a publisher between testing its condition and
+  // waiting cannot miss the notification.
+  { std::lock_guard<std::mutex> lock(publish_mu_); }
+  publish_cv_.notify_all();
+  { std::lock_guard<std::mutex> lock(users_mu_); }
+  subscriptions_cv_.notify_all();
+  if (wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
+}
+
 void RedisBus::stop() {
   if (stopping_.exchange(true)) return;
-  publish_cv_.notify_all();
-  if (wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
+  wakeThreads();
   for (auto* t : {&publisher_, &subscriber_, &heartbeat_}) {
     if (t->joinable()) t->join();
+  }
+  // Events still queued (the store's last commits, drained just before) and
+  // resyncs still owed are not dropped silently: their recipients' nodes
+  // are told to read the inboxes, as after any drop.
+  std::vector<std::vector<std::string>> resyncs;
+  {
+    std::lock_guard<std::mutex> lock(publish_mu_);
+    for (const Pending& pending : publish_queue_) {
+      if (pending.message) rememberMissed(pending.to);
+    }
+    publish_queue_.clear();
+    Missed missed;
+    missed.everyone = missed_everyone_ || missed_users_.size() > kMaxBatch;
+    if (!missed.everyone) missed.users.assign(missed_users_.begin(), missed_users_.end());
+    missed_users_.clear();
+    missed_everyone_ = false;
+    resyncs = resyncCommands(missed);
   }
   // A clean stop says goodbye: this node's presence goes now rather than at
   // expiry. (A crash skips this; the reaper of another node does it.)
   std::lock_guard<std::mutex> lock(command_mu_);
-  std::vector<std::vector<std::string>> cmds = {{"DEL", aliveKey(options_.node_id)},
-                                                {"SREM", kNodesKey, options_.node_id},
-                                                {"DEL", nodeUsersKey(options_.node_id)}};
+  std::vector<std::vector<std::string>> cmds = std::move(resyncs);
+  for (auto& cmd : std::vector<std::vector<std::string>>{{"DEL", aliveKey(options_.node_id)},
+                                                         {"SREM", kNodesKey, options_.node_id},
+                                                         {"DEL", nodeUsersKey(options_.node_id)}}) {
+    cmds.push_back(std::move(cmd));
+  }
   {
     std::lock_guard<std::mutex> ulock(users_mu_);
     for (auto& [user, count] : local_users_) {
@@ -238,8 +267,7 @@ void RedisBus::stop() {
 
 void RedisBus::simulateCrashForTest() {
   stopping_ = true;
-  publish_cv_.notify_all();
-  if (wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
+  wakeThreads();
   for (auto* t : {&publisher_, &subscriber_, &heartbeat_}) {
     if (t->joinable()) t->join();
   }
@@ -279,7 +307,7 @@ void RedisBus::publish(Envelope envelope) {
 }
 
 void RedisBus::rememberMissed(UserId user) {
-  if (missed_everyone_) return;
+  if (missed_everyone_ || missed_users_.count(user)) return;
   if (missed_users_.size() >= options_.max_missed_users) {
     // A flood of drops: one resync of every node costs less than tracking
     // more users (and the set stays bounded).
@@ -290,16 +318,28 @@ void RedisBus::rememberMissed(UserId user) {
   missed_users_.insert(user);
 }
 
-RedisBus::Missed RedisBus::takeMissed() {
-  Missed missed{missed_everyone_, {missed_users_.begin(), missed_users_.end()}};
-  missed_everyone_ = false;
-  missed_users_.clear();
-  return missed;
+bool RedisBus::resyncDue(std::chrono::steady_clock::time_point now) const {
+  return !missed_users_.empty() || (missed_everyone_ && now >= next_resync_everyone_);
 }
 
-void RedisBus::restoreMissed(const Missed& missed) {
-  if (missed.everyone) missed_everyone_ = true;
-  for (UserId user : missed.users) rememberMissed(user);
+RedisBus::Missed RedisBus::takeMissed(std::chrono::steady_clock::time_point now, size_t limit) {
+  Missed missed;
+  if (missed_everyone_) {
+    // Every session of every node reads its inbox: at most once a second,
+    // however long the drops go on.
+    if (now < next_resync_everyone_) return missed;
+    missed_everyone_ = false;
+    next_resync_everyone_ = now + kResyncEveryoneInterval;
+    missed.everyone = true;
+    return missed;
+  }
+  // A bounded share per round trip, so that resyncs do not crowd out the
+  // events whose queue overflowed in the first place.
+  for (auto it = missed_users_.begin(); it != missed_users_.end() && missed.users.size() < limit;) {
+    missed.users.push_back(*it);
+    it = missed_users_.erase(it);
+  }
+  return missed;
 }
 
 std::vector<std::vector<std::string>> RedisBus::resyncCommands(const Missed& missed) const {
@@ -322,54 +362,81 @@ size_t RedisBus::queuedPublishes() const {
 void RedisBus::publisherLoop() {
   Connection conn(options_);
   int backoff_ms = 50;
+  auto last_resync_log = std::chrono::steady_clock::time_point{};
   while (!stopping_) {
     std::vector<Pending> batch;
     Missed missed;
     {
       std::unique_lock<std::mutex> lock(publish_mu_);
-      publish_cv_.wait(lock, [this] {
-        return stopping_ || !publish_queue_.empty() || !missed_users_.empty() || missed_everyone_;
-      });
-      missed = takeMissed();
-      while (!publish_queue_.empty() && batch.size() < 1000) {
+      auto ready = [this] {
+        return stopping_ || !publish_queue_.empty() || resyncDue(std::chrono::steady_clock::now());
+      };
+      if (missed_everyone_) {
+        publish_cv_.wait_until(lock, next_resync_everyone_, ready);
+      } else {
+        publish_cv_.wait(lock, ready);
+      }
+      missed = takeMissed(std::chrono::steady_clock::now(), kMaxBatch);
+      while (!publish_queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(publish_queue_.front()));
         publish_queue_.pop_front();
       }
     }
     // Resyncs first: the messages they stand for are older than the batch.
     std::vector<std::vector<std::string>> cmds = resyncCommands(missed);
+    const size_t resyncs = cmds.size();
     if (cmds.empty() && batch.empty()) continue;
     for (const auto& pending : batch) {
       size_t zero = pending.item.find('\0');
       cmds.push_back({"PUBLISH", pending.item.substr(0, zero), pending.item.substr(zero + 1)});
     }
-    if (!conn.pipeline(cmds, nullptr)) {
-      // Redis is unreachable: these events are lost from the fast path.
-      // Their recipients (and the resyncs not sent) are remembered, and are
-      // resynced once Redis takes commands again.
-      dropped_ += batch.size();
-      {
-        std::lock_guard<std::mutex> lock(publish_mu_);
-        restoreMissed(missed);
-        for (const auto& pending : batch) {
-          if (pending.message) rememberMissed(pending.to);
+    std::vector<ReplyPtr> replies;
+    const bool sent = conn.pipeline(cmds, &replies);
+    // What Redis did not take — all of it when the connection failed, or a
+    // command it answered with an error (-BUSY, -NOPERM, ...) — is lost from
+    // the fast path. Its recipients, and the resyncs not sent, are
+    // remembered, and resynced once Redis takes commands again.
+    auto refused = [&](size_t i) {
+      return !sent || !replies[i] || replies[i]->type == REDIS_REPLY_ERROR;
+    };
+    size_t failed = 0;
+    {
+      std::lock_guard<std::mutex> lock(publish_mu_);
+      for (size_t i = 0; i < resyncs; ++i) {
+        if (!refused(i)) continue;
+        if (missed.everyone) {
+          missed_everyone_ = true;
+          next_resync_everyone_ = {};
+        } else {
+          rememberMissed(missed.users[i]);
         }
+        ++failed;
       }
+      for (size_t j = 0; j < batch.size(); ++j) {
+        if (!refused(resyncs + j)) continue;
+        if (batch[j].message) rememberMissed(batch[j].to);
+        ++dropped_;
+        ++failed;
+      }
+    }
+    if (failed > 0) {
+      if (sent) spdlog::warn("redis bus: Redis refused {} of {} publishes", failed, cmds.size());
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(backoff_ms * 2, 2000);
-    } else {
-      if (missed.everyone || !missed.users.empty()) {
-        spdlog::warn(
-            "redis bus: message events were dropped ({} in all); resyncing {}", dropped_.load(),
-            missed.everyone ? std::string("every session of every node")
-                            : "the sessions of " + std::to_string(missed.users.size()) + " users");
-      }
-      backoff_ms = 50;
-      if (metrics_) {
-        auto now = std::chrono::steady_clock::now();
-        for (const auto& pending : batch)
-          metrics_->bus_publish_lag.observe(now - pending.queued_at);
-      }
+      continue;
+    }
+    backoff_ms = 50;
+    auto now = std::chrono::steady_clock::now();
+    if (resyncs > 0 && now - last_resync_log >= std::chrono::seconds(10)) {
+      last_resync_log = now;
+      spdlog::warn("redis bus: message events were dropped ({} in all); resyncing {}",
+                   dropped_.load(),
+                   missed.everyone ? std::string("every session of every node")
+                                   : "the sessions of " + std::to_string(missed.users.size()) +
+                                         " users (and more, not logged, for 10 s)");
+    }
+    if (metrics_) {
+      for (const auto& pending : batch) metrics_->bus_publish_lag.observe(now - pending.queued_at);
     }
   }
 }
@@ -378,16 +445,22 @@ void RedisBus::subscriberLoop() {
   Connection conn(options_);
   int backoff_ms = 50;
   bool connected_before = false;
-  // Sends `verb` for the users' channels (and `also`, when given).
+  // A PING follows each round of subscription changes; Redis answers it
+  // ("pong") after it has applied them. Each pending PING remembers how many
+  // subscriptions had been asked for when it was sent, and whether this
+  // node's sessions should then read their inboxes (after a reconnect: only
+  // once the channels are live can nothing fall between the read and them).
+  struct PendingPing {
+    uint64_t asked;
+    bool resync;
+  };
+  std::deque<PendingPing> pings;
+  // Sends `verb` for the users' channels (and `also`, when given), then the
+  // PING.
   auto sendSubscriptions = [&](const char* verb, const std::vector<UserId>& users,
                                const char* also = nullptr) {
     redisContext* c = conn.raw();
-    for (size_t i = 0; i < users.size() || (i == 0 && also); i += 500) {
-      std::vector<std::string> args = {verb};
-      if (i == 0 && also) args.push_back(also);
-      for (size_t j = i; j < std::min(users.size(), i + 500); ++j) {
-        args.push_back(userChannel(users[j]));
-      }
+    auto append = [c](const std::vector<std::string>& args) {
       std::vector<const char*> argv;
       std::vector<size_t> lens;
       for (const auto& a : args) {
@@ -395,7 +468,16 @@ void RedisBus::subscriberLoop() {
         lens.push_back(a.size());
       }
       redisAppendCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data());
+    };
+    for (size_t i = 0; i < users.size() || (i == 0 && also); i += 500) {
+      std::vector<std::string> args = {verb};
+      if (i == 0 && also) args.push_back(also);
+      for (size_t j = i; j < std::min(users.size(), i + 500); ++j) {
+        args.push_back(userChannel(users[j]));
+      }
+      append(args);
     }
+    append({"PING"});
     int done = 0;
     while (!done) {
       if (redisBufferWrite(c, &done) != REDIS_OK) return false;
@@ -414,11 +496,14 @@ void RedisBus::subscriberLoop() {
       // (Re)connected: subscribe to every user we hold, whatever changed
       // while we were away.
       std::vector<UserId> users;
+      uint64_t asked;
       {
         std::lock_guard<std::mutex> lock(users_mu_);
         subscriptions_touched_.clear();
         for (auto& [user, count] : local_users_) users.push_back(user);
+        asked = subscriptions_asked_;
       }
+      pings.clear();  // those of the connection that failed
       if (!sendSubscriptions("SUBSCRIBE", users, kResyncAllChannel)) {
         conn.reset();
         continue;
@@ -426,8 +511,9 @@ void RedisBus::subscriberLoop() {
       spdlog::info("redis bus: subscriber connected ({} users)", users.size());
       // While it was away, messages to our users were published to nobody
       // (and the publishers dropped what they could not send): they are in
-      // the store, so the sessions read their inboxes again.
-      if (connected_before && missed_) missed_(std::nullopt);
+      // the store, so the sessions read their inboxes again — once the
+      // PING's answer says the channels are live.
+      pings.push_back({asked, connected_before});
       connected_before = true;
     }
     pollfd fds[2] = {{conn.raw()->fd, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
@@ -438,16 +524,21 @@ void RedisBus::subscriberLoop() {
       while (read(wake_pipe_[0], buf, sizeof buf) > 0) {
       }
       SubscriptionChanges changes;
+      uint64_t asked;
       {
         std::lock_guard<std::mutex> lock(users_mu_);
         changes = subscriptionChanges(subscriptions_touched_, local_users_);
         subscriptions_touched_.clear();
+        asked = subscriptions_asked_;
       }
       if ((!changes.subscribe.empty() && !sendSubscriptions("SUBSCRIBE", changes.subscribe)) ||
           (!changes.unsubscribe.empty() &&
            !sendSubscriptions("UNSUBSCRIBE", changes.unsubscribe))) {
         conn.reset();
         continue;
+      }
+      if (!changes.subscribe.empty() || !changes.unsubscribe.empty()) {
+        pings.push_back({asked, false});
       }
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -460,6 +551,20 @@ void RedisBus::subscriberLoop() {
       while (redisGetReplyFromReader(conn.raw(), &r) == REDIS_OK && r) {
         ReplyPtr reply(static_cast<redisReply*>(r), freeReplyObject);
         r = nullptr;
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+            reply->element[0]->type == REDIS_REPLY_STRING &&
+            std::strcmp(reply->element[0]->str, "pong") == 0) {
+          if (pings.empty()) continue;
+          PendingPing ping = pings.front();
+          pings.pop_front();
+          {
+            std::lock_guard<std::mutex> lock(users_mu_);
+            subscriptions_live_ = std::max(subscriptions_live_, ping.asked);
+          }
+          subscriptions_cv_.notify_all();
+          if (ping.resync && missed_) missed_(std::nullopt);
+          continue;
+        }
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) continue;
         if (std::strcmp(reply->element[0]->str, "message") != 0) continue;
         std::string origin;
@@ -490,25 +595,42 @@ void RedisBus::subscriberLoop() {
 // and a heartbeat cannot re-add a user between a detach's count and its ZREM.
 
 Result<bool> RedisBus::attach(UserId user) {
-  std::lock_guard<std::mutex> order(command_mu_);
-  bool first_here;
-  {
-    std::lock_guard<std::mutex> lock(users_mu_);
-    first_here = ++local_users_[user] == 1;
-    if (first_here) subscriptions_touched_.push_back(user);
+  uint64_t asked = 0;  // the subscription this attach asked for, if any
+  auto result = [&]() -> Result<bool> {
+    std::lock_guard<std::mutex> order(command_mu_);
+    bool first_here;
+    {
+      std::lock_guard<std::mutex> lock(users_mu_);
+      first_here = ++local_users_[user] == 1;
+      if (first_here) {
+        subscriptions_touched_.push_back(user);
+        asked = ++subscriptions_asked_;
+      }
+    }
+    if (first_here && wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
+    int64_t now = nowMs();
+    auto reply = command_->command(
+        {"EVAL", kAttachScript, "2", presenceKey(user), nodeUsersKey(options_.node_id),
+         options_.node_id, std::to_string(now), std::to_string(now + options_.presence_ttl.count()),
+         std::to_string(options_.presence_ttl.count()), std::to_string(user)});
+    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+      return Status::Unavailable("redis: presence registration failed");
+    }
+    // Online cluster-wide just now: on no other node, and no other session
+    // of the user here (which would have made it online already).
+    return first_here && reply->integer == 0;
+  }();
+  // The caller reads the user's inbox next: the user's channel must be live
+  // by then, or an event published between that read and the SUBSCRIBE
+  // would reach neither. Outside command_mu_, so logins on other threads
+  // do not queue behind this wait; bounded, since a Redis that does not
+  // answer is followed by a reconnect, which resyncs everyone.
+  if (asked && result.ok()) {
+    std::unique_lock<std::mutex> lock(users_mu_);
+    subscriptions_cv_.wait_for(lock, options_.io_timeout,
+                               [&] { return subscriptions_live_ >= asked || stopping_; });
   }
-  if (first_here && wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
-  int64_t now = nowMs();
-  auto reply = command_->command(
-      {"EVAL", kAttachScript, "2", presenceKey(user), nodeUsersKey(options_.node_id),
-       options_.node_id, std::to_string(now), std::to_string(now + options_.presence_ttl.count()),
-       std::to_string(options_.presence_ttl.count()), std::to_string(user)});
-  if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-    return Status::Unavailable("redis: presence registration failed");
-  }
-  // Online cluster-wide just now: on no other node, and no other session
-  // of the user here (which would have made it online already).
-  return first_here && reply->integer == 0;
+  return result;
 }
 
 Result<bool> RedisBus::detach(UserId user) {
@@ -605,6 +727,11 @@ void RedisBus::reapDeadNodes(Connection& conn) {
     }
     conn.command({"DEL", nodeUsersKey(node)});
     conn.command({"SREM", kNodesKey, node});
+    // Events the dead node had stored but not yet published are in the
+    // store and nowhere else: every session, here and on every node, reads
+    // its inbox again.
+    conn.command({"PUBLISH", kResyncAllChannel, encodeResync(options_.node_id, 0)});
+    if (missed_) missed_(std::nullopt);
   }
 }
 

@@ -98,6 +98,7 @@ class RedisBus final : public Bus {
 
  private:
   class Connection;
+  void wakeThreads();
   void publisherLoop();
   void subscriberLoop();
   void heartbeatLoop();
@@ -118,7 +119,13 @@ class RedisBus final : public Bus {
   std::unordered_map<UserId, int> local_users_;  // guarded by users_mu_
   // Users whose count passed 0 since the subscriber thread last looked.
   std::vector<UserId> subscriptions_touched_;  // guarded by users_mu_
-  int wake_pipe_[2] = {-1, -1};                // wakes the subscriber thread
+  // Subscriptions asked for (each attach that made a user new here counts
+  // one) and how many of them Redis has applied: attach returns once its
+  // own is live.
+  uint64_t subscriptions_asked_ = 0;  // guarded by users_mu_
+  uint64_t subscriptions_live_ = 0;   // guarded by users_mu_
+  std::condition_variable subscriptions_cv_;
+  int wake_pipe_[2] = {-1, -1};  // wakes the subscriber thread
 
   struct Pending {
     std::string item;                                 // "channel\0payload"
@@ -133,18 +140,22 @@ class RedisBus final : public Bus {
   };
   // Remembers that `user` missed a message event (publish_mu_ held).
   void rememberMissed(UserId user);
-  // Takes what is remembered, or puts it back after a failed send
-  // (publish_mu_ held).
-  Missed takeMissed();
-  void restoreMissed(const Missed& missed);
+  // Whether takeMissed() has anything to give now (publish_mu_ held).
+  bool resyncDue(std::chrono::steady_clock::time_point now) const;
+  // Takes up to `limit` remembered users, or the resync of everyone when
+  // one is due (publish_mu_ held).
+  Missed takeMissed(std::chrono::steady_clock::time_point now, size_t limit);
   // The PUBLISH commands that resync them.
   std::vector<std::vector<std::string>> resyncCommands(const Missed& missed) const;
 
   mutable std::mutex publish_mu_;
   std::condition_variable publish_cv_;
-  std::deque<Pending> publish_queue_;        // guarded by publish_mu_
-  std::unordered_set<UserId> missed_users_;  // guarded by publish_mu_
-  bool missed_everyone_ = false;             // guarded by publish_mu_
+  std::deque<Pending> publish_queue_;                             // guarded by publish_mu_
+  std::unordered_set<UserId> missed_users_;                       // guarded by publish_mu_
+  bool missed_everyone_ = false;                                  // guarded by publish_mu_
+  std::chrono::steady_clock::time_point next_resync_everyone_{};  // guarded by publish_mu_
+  static constexpr size_t kMaxBatch = 1000;  // publishes (and resyncs) per round trip
+  static constexpr std::chrono::seconds kResyncEveryoneInterval{1};
 
   // Guards command_ (attach/detach/online), and orders this node's presence
   // writes: taken before users_mu_ by attach, detach and the heartbeat.

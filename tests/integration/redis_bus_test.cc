@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -76,12 +77,15 @@ class RedisBusTest : public ::testing::Test {
   static void TearDownTestSuite() { delete redis_; }
 
   std::unique_ptr<RedisBus> node(const std::string& name, Recorder& recorder,
-                                 size_t max_queued = 100000, size_t max_missed = 100000) {
+                                 size_t max_queued = 100000, size_t max_missed = 100000,
+                                 std::chrono::milliseconds presence_ttl = 15s) {
     RedisBusOptions o;
     o.port = redis_->port();
     o.node_id = name + std::to_string(run_);
     o.max_queued_publishes = max_queued;
     o.max_missed_users = max_missed;
+    o.presence_ttl = presence_ttl;
+    o.heartbeat_interval = std::min<std::chrono::milliseconds>(presence_ttl / 3, 5s);
     auto bus = std::make_unique<RedisBus>(o);
     bus->start(
         recorder.deliverFn(), [](UserId) {}, recorder.missedFn());
@@ -102,19 +106,41 @@ class RedisBusTest : public ::testing::Test {
   }
 
   void SetUp() override { ++run_; }
+  static void redisCli(const std::string& args) {
+    std::string cmd =
+        "redis-cli -p " + std::to_string(redis_->port()) + " " + args + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
 
   static inline RedisInstance* redis_ = nullptr;
   static inline int run_ = 0;
 };
 
-TEST_F(RedisBusTest, AnEventReachesTheNodeHoldingTheUser) {
+TEST_F(RedisBusTest, AnEventPublishedRightAfterAttachReachesTheNodeHoldingTheUser) {
   Recorder a_got, b_got;
   auto a = node("a", a_got);
   auto b = node("b", b_got);
-  ASSERT_TRUE(b->attach(7).ok());
-  awaitSubscribed(*a, b_got, 7);
-  a->publish(message(7, 1, "hello"));
-  EXPECT_TRUE(b_got.waitDelivered("hello"));
+  // attach() returns once the user's channel is live: the login's inbox
+  // read comes next, and an event published after it must not fall between
+  // the read and the SUBSCRIBE. So the very first publish arrives.
+  // Many logins at once, as on a busy node: the subscriber thread has a
+  // queue of SUBSCRIBEs to work through while the attaches return.
+  constexpr int kThreads = 8, kUsersEach = 250;
+  std::vector<std::thread> logins;
+  for (int t = 0; t < kThreads; ++t) {
+    logins.emplace_back([&, t] {
+      for (int i = 0; i < kUsersEach; ++i) {
+        UserId user = 1000 + t * kUsersEach + i;
+        if (!b->attach(user).ok()) continue;
+        a->publish(message(user, 1, "hello " + std::to_string(user)));
+      }
+    });
+  }
+  for (auto& t : logins) t.join();
+  for (UserId user = 1000; user < 1000 + kThreads * kUsersEach; ++user) {
+    std::string line = "hello " + std::to_string(user);
+    ASSERT_TRUE(b_got.waitDelivered(line)) << line << ": published right after attach, lost";
+  }
   EXPECT_TRUE(b_got.missed().empty());
   EXPECT_EQ(a->droppedPublishes(), 0u);
 }
@@ -124,6 +150,7 @@ TEST_F(RedisBusTest, AMessageDroppedByAFullQueueMakesTheRecipientsNodeResyncThat
   auto probe = node("probe", probe_got);
   auto full = node("full", full_got, /*max_queued=*/0);  // every publish is dropped
   auto b = node("b", b_got);
+  ASSERT_TRUE(full->attach(7).ok());  // 7 has a session on the publishing node too
   ASSERT_TRUE(b->attach(7).ok());
   ASSERT_TRUE(b->attach(8).ok());
   awaitSubscribed(*probe, b_got, 7);
@@ -140,8 +167,48 @@ TEST_F(RedisBusTest, AMessageDroppedByAFullQueueMakesTheRecipientsNodeResyncThat
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(b_got.missed().size(), 1u) << "one resync for one user, none for the presence";
   for (const std::string& line : b_got.delivered()) EXPECT_NE(line, "dropped");
-  // The publishing node already delivered in-process and ignores its own resync.
+  // The publishing node delivered in-process (its queue is only for Redis)
+  // and ignores its own resync, which it hears on 7's channel too.
+  auto local = full_got.delivered();
+  EXPECT_NE(std::find(local.begin(), local.end(), "dropped"), local.end());
   EXPECT_TRUE(full_got.missed().empty());
+}
+
+TEST_F(RedisBusTest, PublishesRedisRefusesAreResyncedOnceItTakesThemAgain) {
+  Recorder a_got, b_got;
+  auto a = node("a", a_got);
+  auto b = node("b", b_got);
+  ASSERT_TRUE(b->attach(7).ok());
+  awaitSubscribed(*a, b_got, 7);
+  // Redis answers PUBLISH with an error (-NOPERM) on a live connection.
+  redisCli("ACL SETUSER default -publish");
+  a->publish(message(7, 1, "refused"));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(b_got.waitMissed(0, 10ms)) << "nothing can reach b while PUBLISH is refused";
+  redisCli("ACL SETUSER default +publish");
+  auto missed = b_got.waitMissed(0, 10s);
+  ASSERT_TRUE(missed) << "the refused message's recipient was never resynced";
+  EXPECT_EQ(*missed, std::optional<UserId>(7));
+  EXPECT_GE(a->droppedPublishes(), 1u);
+  for (const std::string& line : b_got.delivered()) EXPECT_NE(line, "refused");
+}
+
+TEST_F(RedisBusTest, ANodeThatDiesMakesEverySurvivingSessionResync) {
+  // What a node had stored but not yet published when it died is only in
+  // the store: the survivor that reaps it resyncs everyone, itself too.
+  Recorder b_got, c_got, dead_got;
+  auto b = node("b", b_got, 100000, 100000, /*presence_ttl=*/600ms);
+  auto c = node("c", c_got, 100000, 100000, 600ms);
+  auto dead = node("dead", dead_got, 100000, 100000, 600ms);
+  ASSERT_TRUE(b->attach(7).ok());
+  ASSERT_TRUE(c->attach(8).ok());
+  ASSERT_TRUE(dead->attach(9).ok());
+  dead->simulateCrashForTest();
+  for (Recorder* r : {&b_got, &c_got}) {
+    auto missed = r->waitMissed(0, 10s);
+    ASSERT_TRUE(missed) << "a surviving node was not resynced after a node died";
+    EXPECT_EQ(*missed, std::nullopt);
+  }
 }
 
 TEST_F(RedisBusTest, TooManyDroppedRecipientsToTrackResyncEveryNode) {

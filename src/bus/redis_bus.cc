@@ -595,7 +595,9 @@ void RedisBus::subscriberLoop() {
 // and a heartbeat cannot re-add a user between a detach's count and its ZREM.
 
 Result<bool> RedisBus::attach(UserId user) {
-  uint64_t asked = 0;  // the subscription this attach asked for, if any
+  // The subscription this attach asked for or, for a user already here,
+  // the latest asked (its first session's may still be on its way).
+  uint64_t asked = 0;
   auto result = [&]() -> Result<bool> {
     std::lock_guard<std::mutex> order(command_mu_);
     bool first_here;
@@ -604,8 +606,9 @@ Result<bool> RedisBus::attach(UserId user) {
       first_here = ++local_users_[user] == 1;
       if (first_here) {
         subscriptions_touched_.push_back(user);
-        asked = ++subscriptions_asked_;
+        ++subscriptions_asked_;
       }
+      asked = subscriptions_asked_;
     }
     if (first_here && wake_pipe_[1] >= 0) (void)!write(wake_pipe_[1], "x", 1);
     int64_t now = nowMs();

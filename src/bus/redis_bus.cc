@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -231,26 +232,27 @@ void RedisBus::stop() {
     if (t->joinable()) t->join();
   }
   // Events still queued (the store's last commits, drained just before) and
-  // resyncs still owed are not dropped silently: their recipients' nodes
-  // are told to read the inboxes, as after any drop.
-  std::vector<std::vector<std::string>> resyncs;
+  // resyncs still owed are not dropped silently: they go out with the
+  // goodbye below, the resyncs first (a resync of everyone when more than a
+  // batch of users is owed one).
+  std::vector<std::vector<std::string>> cmds;
   {
     std::lock_guard<std::mutex> lock(publish_mu_);
-    for (const Pending& pending : publish_queue_) {
-      if (pending.message) rememberMissed(pending.to);
-    }
-    publish_queue_.clear();
     Missed missed;
     missed.everyone = missed_everyone_ || missed_users_.size() > kMaxBatch;
     if (!missed.everyone) missed.users.assign(missed_users_.begin(), missed_users_.end());
     missed_users_.clear();
     missed_everyone_ = false;
-    resyncs = resyncCommands(missed);
+    cmds = resyncCommands(missed);
+    for (const Pending& pending : publish_queue_) {
+      size_t zero = pending.item.find('\0');
+      cmds.push_back({"PUBLISH", pending.item.substr(0, zero), pending.item.substr(zero + 1)});
+    }
+    publish_queue_.clear();
   }
   // A clean stop says goodbye: this node's presence goes now rather than at
   // expiry. (A crash skips this; the reaper of another node does it.)
   std::lock_guard<std::mutex> lock(command_mu_);
-  std::vector<std::vector<std::string>> cmds = std::move(resyncs);
   for (auto& cmd : std::vector<std::vector<std::string>>{{"DEL", aliveKey(options_.node_id)},
                                                          {"SREM", kNodesKey, options_.node_id},
                                                          {"DEL", nodeUsersKey(options_.node_id)}}) {
@@ -371,11 +373,11 @@ void RedisBus::publisherLoop() {
       auto ready = [this] {
         return stopping_ || !publish_queue_.empty() || resyncDue(std::chrono::steady_clock::now());
       };
-      if (missed_everyone_) {
-        publish_cv_.wait_until(lock, next_resync_everyone_, ready);
-      } else {
-        publish_cv_.wait(lock, ready);
-      }
+      // Bounded: a resync of everyone may come due without a notify.
+      publish_cv_.wait_until(
+          lock,
+          missed_everyone_ ? next_resync_everyone_ : std::chrono::steady_clock::now() + kIdleWake,
+          ready);
       missed = takeMissed(std::chrono::steady_clock::now(), kMaxBatch);
       while (!publish_queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(publish_queue_.front()));
@@ -455,9 +457,9 @@ void RedisBus::subscriberLoop() {
     bool resync;
   };
   std::deque<PendingPing> pings;
-  // Sends `verb` for the users' channels (and `also`, when given), then the
-  // PING.
-  auto sendSubscriptions = [&](const char* verb, const std::vector<UserId>& users,
+  // Sends `verb` for the users' channels (and `also`, when given), then a
+  // PING, recorded as `ping` once sent.
+  auto sendSubscriptions = [&](const char* verb, const std::vector<UserId>& users, PendingPing ping,
                                const char* also = nullptr) {
     redisContext* c = conn.raw();
     auto append = [c](const std::vector<std::string>& args) {
@@ -482,6 +484,7 @@ void RedisBus::subscriberLoop() {
     while (!done) {
       if (redisBufferWrite(c, &done) != REDIS_OK) return false;
     }
+    pings.push_back(ping);
     return true;
   };
 
@@ -504,7 +507,7 @@ void RedisBus::subscriberLoop() {
         asked = subscriptions_asked_;
       }
       pings.clear();  // those of the connection that failed
-      if (!sendSubscriptions("SUBSCRIBE", users, kResyncAllChannel)) {
+      if (!sendSubscriptions("SUBSCRIBE", users, {asked, connected_before}, kResyncAllChannel)) {
         conn.reset();
         continue;
       }
@@ -513,7 +516,6 @@ void RedisBus::subscriberLoop() {
       // (and the publishers dropped what they could not send): they are in
       // the store, so the sessions read their inboxes again — once the
       // PING's answer says the channels are live.
-      pings.push_back({asked, connected_before});
       connected_before = true;
     }
     pollfd fds[2] = {{conn.raw()->fd, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
@@ -531,14 +533,12 @@ void RedisBus::subscriberLoop() {
         subscriptions_touched_.clear();
         asked = subscriptions_asked_;
       }
-      if ((!changes.subscribe.empty() && !sendSubscriptions("SUBSCRIBE", changes.subscribe)) ||
+      if ((!changes.subscribe.empty() &&
+           !sendSubscriptions("SUBSCRIBE", changes.subscribe, {asked, false})) ||
           (!changes.unsubscribe.empty() &&
-           !sendSubscriptions("UNSUBSCRIBE", changes.unsubscribe))) {
+           !sendSubscriptions("UNSUBSCRIBE", changes.unsubscribe, {asked, false}))) {
         conn.reset();
         continue;
-      }
-      if (!changes.subscribe.empty() || !changes.unsubscribe.empty()) {
-        pings.push_back({asked, false});
       }
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -551,9 +551,13 @@ void RedisBus::subscriberLoop() {
       while (redisGetReplyFromReader(conn.raw(), &r) == REDIS_OK && r) {
         ReplyPtr reply(static_cast<redisReply*>(r), freeReplyObject);
         r = nullptr;
-        if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
-            reply->element[0]->type == REDIS_REPLY_STRING &&
-            std::strcmp(reply->element[0]->str, "pong") == 0) {
+        // PING's answer on a subscribed RESP2 connection is ["pong", ""];
+        // a plain +PONG is accepted too.
+        bool pong = (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+                     reply->element[0]->type == REDIS_REPLY_STRING &&
+                     strcasecmp(reply->element[0]->str, "pong") == 0) ||
+                    (reply->type == REDIS_REPLY_STATUS && strcasecmp(reply->str, "pong") == 0);
+        if (pong) {
           if (pings.empty()) continue;
           PendingPing ping = pings.front();
           pings.pop_front();
@@ -628,7 +632,7 @@ Result<bool> RedisBus::attach(UserId user) {
   // would reach neither. Outside command_mu_, so logins on other threads
   // do not queue behind this wait; bounded, since a Redis that does not
   // answer is followed by a reconnect, which resyncs everyone.
-  if (asked && result.ok()) {
+  if (asked) {
     std::unique_lock<std::mutex> lock(users_mu_);
     subscriptions_cv_.wait_for(lock, options_.io_timeout,
                                [&] { return subscriptions_live_ >= asked || stopping_; });
@@ -715,6 +719,17 @@ void RedisBus::reapDeadNodes(Connection& conn) {
     auto lock = conn.command({"SET", "parley:reap:" + node, options_.node_id, "NX", "PX", "10000"});
     if (!lock || lock->type != REDIS_REPLY_STATUS) continue;
     spdlog::info("redis bus: node {} stopped heartbeating; reaping its users", node);
+    // Events the dead node had stored but not yet published are in the
+    // store and nowhere else: every session, on every node, reads its inbox
+    // again. The publisher sends the resync (and retries it); this node's
+    // own sessions, which ignore their node's frames, are told here.
+    {
+      std::lock_guard<std::mutex> plock(publish_mu_);
+      missed_everyone_ = true;
+      missed_users_.clear();
+    }
+    publish_cv_.notify_one();
+    if (missed_) missed_(std::nullopt);
     auto users = conn.command({"SMEMBERS", nodeUsersKey(node)});
     if (users && users->type == REDIS_REPLY_ARRAY) {
       std::string now = "(" + std::to_string(nowMs());
@@ -730,11 +745,6 @@ void RedisBus::reapDeadNodes(Connection& conn) {
     }
     conn.command({"DEL", nodeUsersKey(node)});
     conn.command({"SREM", kNodesKey, node});
-    // Events the dead node had stored but not yet published are in the
-    // store and nowhere else: every session, here and on every node, reads
-    // its inbox again.
-    conn.command({"PUBLISH", kResyncAllChannel, encodeResync(options_.node_id, 0)});
-    if (missed_) missed_(std::nullopt);
   }
 }
 

@@ -156,6 +156,7 @@ class RedisBus final : public Bus {
   std::chrono::steady_clock::time_point next_resync_everyone_{};  // guarded by publish_mu_
   static constexpr size_t kMaxBatch = 1000;  // publishes (and resyncs) per round trip
   static constexpr std::chrono::seconds kResyncEveryoneInterval{1};
+  static constexpr std::chrono::seconds kIdleWake{1};  // the publisher looks anyway
 
   // Guards command_ (attach/detach/online), and orders this node's presence
   // writes: taken before users_mu_ by attach, detach and the heartbeat.

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -85,6 +86,9 @@ class RedisBusTest : public ::testing::Test {
     o.max_queued_publishes = max_queued;
     o.max_missed_users = max_missed;
     o.presence_ttl = presence_ttl;
+    // Generous: an attach waits for its SUBSCRIBE at most this long, and a
+    // loaded (or sanitized) CI machine must not make that look like a loss.
+    o.io_timeout = 5s;
     o.heartbeat_interval = std::min<std::chrono::milliseconds>(presence_ttl / 3, 5s);
     auto bus = std::make_unique<RedisBus>(o);
     bus->start(
@@ -106,6 +110,13 @@ class RedisBusTest : public ::testing::Test {
   }
 
   void SetUp() override { ++run_; }
+  // Whatever a test did to the shared Redis's ACL, the next test gets it
+  // back as it was.
+  void TearDown() override {
+    std::string cmd = "redis-cli -p " + std::to_string(redis_->port()) +
+                      " ACL SETUSER default +publish >/dev/null 2>&1";
+    (void)!std::system(cmd.c_str());
+  }
   static void redisCli(const std::string& args) {
     std::string cmd =
         "redis-cli -p " + std::to_string(redis_->port()) + " " + args + " >/dev/null 2>&1";
@@ -143,6 +154,43 @@ TEST_F(RedisBusTest, AnEventPublishedRightAfterAttachReachesTheNodeHoldingTheUse
   }
   EXPECT_TRUE(b_got.missed().empty());
   EXPECT_EQ(a->droppedPublishes(), 0u);
+}
+
+TEST_F(RedisBusTest, AttachStillWaitsForItsChannelWhileOtherUsersComeAndGo) {
+  // Logouts interleaved with the logins: rounds of the subscriber thread
+  // that both SUBSCRIBE and UNSUBSCRIBE must not confirm a later round
+  // early.
+  Recorder a_got, b_got;
+  auto a = node("a", a_got);
+  auto b = node("b", b_got);
+  std::atomic<bool> done{false};
+  std::vector<std::thread> churn;
+  for (int t = 0; t < 3; ++t) {
+    churn.emplace_back([&, t] {
+      for (UserId user = 50000 + t * 100000; !done; ++user) {
+        (void)b->attach(user);
+        (void)b->detach(user);
+      }
+    });
+  }
+  constexpr int kThreads = 4, kUsersEach = 250;
+  std::vector<std::thread> logins;
+  for (int t = 0; t < kThreads; ++t) {
+    logins.emplace_back([&, t] {
+      for (int i = 0; i < kUsersEach; ++i) {
+        UserId user = 1000 + t * kUsersEach + i;
+        if (!b->attach(user).ok()) continue;
+        a->publish(message(user, 1, "hello " + std::to_string(user)));
+      }
+    });
+  }
+  for (auto& t : logins) t.join();
+  done = true;
+  for (auto& t : churn) t.join();
+  for (UserId user = 1000; user < 1000 + kThreads * kUsersEach; ++user) {
+    std::string line = "hello " + std::to_string(user);
+    ASSERT_TRUE(b_got.waitDelivered(line)) << line << ": published right after attach, lost";
+  }
 }
 
 TEST_F(RedisBusTest, AMessageDroppedByAFullQueueMakesTheRecipientsNodeResyncThatUser) {

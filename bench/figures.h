@@ -42,6 +42,9 @@ struct Options {
   std::string prefix = "bench";
   std::string password = "benchpass";
   int worker = -1;  // internal: index of this worker process
+  // Fault injection: this many connections of each process hang up 1 s into
+  // the load, so the dropped-connection accounting can be tested.
+  int fault_drop = 0;
 };
 
 struct Figures {

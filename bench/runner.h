@@ -61,6 +61,10 @@ class Runner {
     // Messages of the measured run owed to this recipient and received by
     // it: how many, and the sum of a hash of their ids.
     uint64_t owed = 0, got = 0, owed_ids = 0, got_ids = 0;
+    // Sends of a peer that dropped before their answers came: stored or
+    // not, nobody knows, so up to this many deliveries here are owed to no
+    // ack (Runner::drop).
+    uint64_t uncertain = 0;
     int64_t login_started_ns = 0;
   };
 
@@ -106,12 +110,16 @@ class Runner {
   size_t next_sender_ = 0;
   size_t dropped_senders_ = 0;
   uint64_t in_flight_ = 0;
+  // Deliveries owed to connected recipients and not received yet: the sum
+  // over them of max(0, owed - got). The run ends when it and in_flight_
+  // are 0.
+  uint64_t awaited_ = 0;
   Clock::time_point ramp_started_, started_, deadline_;
   Clock::time_point last_progress_;  // last ack or delivery
   Clock::time_point tick_due_{};     // paced mode: when the send tick should fire
   int64_t started_ns_ = 0;
   uint64_t last_acked_ = 0, last_delivered_ = 0, last_logins_ = 0;
-  std::unique_ptr<boost::asio::steady_timer> timer_, drain_timer_, progress_timer_;
+  std::unique_ptr<boost::asio::steady_timer> timer_, drain_timer_, progress_timer_, fault_timer_;
 };
 
 }  // namespace parley::bench

@@ -91,10 +91,10 @@ TEST(BenchSmokeTest, EveryScenarioRunsAndLosesNothing) {
 TEST(BenchSmokeTest, ConnectionsDroppedMidRunAreReportedNotCountedAsLossesOrDuplicates) {
   ServerProcess server({"--rate-per-connection", "0", "--rate-per-user", "0"});
   server.start();
-  for (const char* args : {"--scenario direct --pairs 10 --window 32 --duration 3 --fault-drop 4",
-                           "--scenario direct --pairs 10 --rate 2000 --duration 3 --fault-drop 4",
+  for (const char* args : {"--scenario direct --pairs 10 --window 32 --duration 2 --fault-drop 4",
+                           "--scenario direct --pairs 10 --rate 2000 --duration 2 --fault-drop 4",
                            "--scenario group --groups 2 --group-size 20 --senders 4 --window 8 "
-                           "--duration 3 --fault-drop 4"}) {
+                           "--duration 2 --fault-drop 4"}) {
     auto run = runBench(server, args, /*expected_exit=*/1);
     EXPECT_GT(run.value("acked", 0), 0) << args;
     EXPECT_EQ(run.value("dropped_connections", 0), 4) << args << ": " << run.dump();

@@ -109,6 +109,28 @@ class RedisBusTest : public ::testing::Test {
     FAIL() << "the receiving bus never subscribed to user " << user;
   }
 
+  // `threads` logins at once on `receiver`, each of a user of its own
+  // followed at once by an event to it from `sender`; every event must
+  // arrive (users 1000 and up).
+  static void expectEventsRightAfterAttachArrive(RedisBus& sender, RedisBus& receiver,
+                                                 Recorder& received, int threads, int users_each) {
+    std::vector<std::thread> logins;
+    for (int t = 0; t < threads; ++t) {
+      logins.emplace_back([&, t] {
+        for (int i = 0; i < users_each; ++i) {
+          UserId user = 1000 + t * users_each + i;
+          if (!receiver.attach(user).ok()) continue;
+          sender.publish(message(user, 1, "hello " + std::to_string(user)));
+        }
+      });
+    }
+    for (auto& t : logins) t.join();
+    for (UserId user = 1000; user < 1000 + threads * users_each; ++user) {
+      std::string line = "hello " + std::to_string(user);
+      ASSERT_TRUE(received.waitDelivered(line)) << line << ": published right after attach, lost";
+    }
+  }
+
   void SetUp() override { ++run_; }
   // Whatever a test did to the shared Redis's ACL, the next test gets it
   // back as it was.
@@ -136,22 +158,7 @@ TEST_F(RedisBusTest, AnEventPublishedRightAfterAttachReachesTheNodeHoldingTheUse
   // the read and the SUBSCRIBE. So the very first publish arrives.
   // Many logins at once, as on a busy node: the subscriber thread has a
   // queue of SUBSCRIBEs to work through while the attaches return.
-  constexpr int kThreads = 8, kUsersEach = 250;
-  std::vector<std::thread> logins;
-  for (int t = 0; t < kThreads; ++t) {
-    logins.emplace_back([&, t] {
-      for (int i = 0; i < kUsersEach; ++i) {
-        UserId user = 1000 + t * kUsersEach + i;
-        if (!b->attach(user).ok()) continue;
-        a->publish(message(user, 1, "hello " + std::to_string(user)));
-      }
-    });
-  }
-  for (auto& t : logins) t.join();
-  for (UserId user = 1000; user < 1000 + kThreads * kUsersEach; ++user) {
-    std::string line = "hello " + std::to_string(user);
-    ASSERT_TRUE(b_got.waitDelivered(line)) << line << ": published right after attach, lost";
-  }
+  expectEventsRightAfterAttachArrive(*a, *b, b_got, /*threads=*/8, /*users_each=*/250);
   EXPECT_TRUE(b_got.missed().empty());
   EXPECT_EQ(a->droppedPublishes(), 0u);
 }
@@ -173,24 +180,9 @@ TEST_F(RedisBusTest, AttachStillWaitsForItsChannelWhileOtherUsersComeAndGo) {
       }
     });
   }
-  constexpr int kThreads = 4, kUsersEach = 250;
-  std::vector<std::thread> logins;
-  for (int t = 0; t < kThreads; ++t) {
-    logins.emplace_back([&, t] {
-      for (int i = 0; i < kUsersEach; ++i) {
-        UserId user = 1000 + t * kUsersEach + i;
-        if (!b->attach(user).ok()) continue;
-        a->publish(message(user, 1, "hello " + std::to_string(user)));
-      }
-    });
-  }
-  for (auto& t : logins) t.join();
+  expectEventsRightAfterAttachArrive(*a, *b, b_got, /*threads=*/4, /*users_each=*/250);
   done = true;
   for (auto& t : churn) t.join();
-  for (UserId user = 1000; user < 1000 + kThreads * kUsersEach; ++user) {
-    std::string line = "hello " + std::to_string(user);
-    ASSERT_TRUE(b_got.waitDelivered(line)) << line << ": published right after attach, lost";
-  }
 }
 
 TEST_F(RedisBusTest, AMessageDroppedByAFullQueueMakesTheRecipientsNodeResyncThatUser) {

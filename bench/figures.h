@@ -42,14 +42,17 @@ struct Options {
   std::string prefix = "bench";
   std::string password = "benchpass";
   int worker = -1;  // internal: index of this worker process
-  // Fault injection: this many connections of each process hang up 1 s into
-  // the load, so the dropped-connection accounting can be tested.
+  // Fault injection (direct, group, mixed): this many connections of each
+  // process hang up 1 s into the load, so the dropped-connection accounting
+  // can be tested.
   int fault_drop = 0;
 };
 
 struct Figures {
   uint64_t sent = 0, acked = 0, delivered = 0, errors = 0, connections = 0;
-  uint64_t expected = 0;  // deliveries the acked messages owe (1 per 1:1, G-1 per group)
+  // Deliveries the acked messages owe to recipients still connected (1 per
+  // 1:1, G-1 per group, less those of connections that dropped).
+  uint64_t expected = 0;
   // Verification, per recipient (Runner::finish): deliveries owed and not
   // received, received beyond those owed, recipients that got as many as
   // they were owed but not the same messages, and deliveries whose seq did

@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
   app.add_option("--prefix", o.prefix, "user name prefix (reuse across runs)");
   app.add_option("--worker", o.worker)->group("");
   app.add_option("--fault-drop", o.fault_drop,
-                 "fault injection: this many connections per process hang up 1 s into the load "
-                 "(reported as dropped; the run exits 1)");
+                 "fault injection (direct, group, mixed): this many connections per process hang "
+                 "up 1 s into the load (reported as dropped; the run exits 1)");
   CLI11_PARSE(app, argc, argv);
   raiseFileLimit();
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <unordered_set>
+#include <utility>
 
 namespace parley {
 namespace {
@@ -423,19 +424,24 @@ void RedisBus::publisherLoop() {
     }
     if (failed > 0) {
       if (sent) spdlog::warn("redis bus: Redis refused {} of {} publishes", failed, cmds.size());
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-      backoff_ms = std::min(backoff_ms * 2, 2000);
+      // Backing off, but a stop ends the wait. Exponentially only when
+      // nothing got through: a few refused channels must not slow the rest.
+      bool all_failed = failed == cmds.size();
+      std::unique_lock<std::mutex> lock(publish_mu_);
+      publish_cv_.wait_for(lock, std::chrono::milliseconds(all_failed ? backoff_ms : 50),
+                           [this] { return stopping_.load(); });
+      if (all_failed) backoff_ms = std::min(backoff_ms * 2, 2000);
       continue;
     }
     backoff_ms = 50;
     auto now = std::chrono::steady_clock::now();
     if (resyncs > 0 && now - last_resync_log >= std::chrono::seconds(10)) {
       last_resync_log = now;
-      spdlog::warn("redis bus: message events were dropped ({} in all); resyncing {}",
-                   dropped_.load(),
+      spdlog::warn("redis bus: resyncing {}: events were dropped ({} so far) or a node died",
                    missed.everyone ? std::string("every session of every node")
                                    : "the sessions of " + std::to_string(missed.users.size()) +
-                                         " users (and more, not logged, for 10 s)");
+                                         " users (and more, not logged, for 10 s)",
+                   dropped_.load());
     }
     if (metrics_) {
       for (const auto& pending : batch) metrics_->bus_publish_lag.observe(now - pending.queued_at);
@@ -561,12 +567,26 @@ void RedisBus::subscriberLoop() {
           if (pings.empty()) continue;
           PendingPing ping = pings.front();
           pings.pop_front();
+          std::vector<UserId> late;  // logins that returned before this moment
+          bool everyone = ping.resync;
           {
             std::lock_guard<std::mutex> lock(users_mu_);
             subscriptions_live_ = std::max(subscriptions_live_, ping.asked);
+            auto live = std::partition(
+                late_subscriptions_.begin(), late_subscriptions_.end(),
+                [&](const LateSubscription& l) { return l.asked > subscriptions_live_; });
+            for (auto it = live; it != late_subscriptions_.end(); ++it) late.push_back(it->user);
+            late_subscriptions_.erase(live, late_subscriptions_.end());
+            everyone = everyone || std::exchange(late_everyone_, false);
           }
           subscriptions_cv_.notify_all();
-          if (ping.resync && missed_) missed_(std::nullopt);
+          if (missed_) {
+            if (everyone) {
+              missed_(std::nullopt);
+            } else {
+              for (UserId user : late) missed_(user);
+            }
+          }
           continue;
         }
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) continue;
@@ -630,12 +650,23 @@ Result<bool> RedisBus::attach(UserId user) {
   // The caller reads the user's inbox next: the user's channel must be live
   // by then, or an event published between that read and the SUBSCRIBE
   // would reach neither. Outside command_mu_, so logins on other threads
-  // do not queue behind this wait; bounded, since a Redis that does not
-  // answer is followed by a reconnect, which resyncs everyone.
+  // do not queue behind this wait. Only while Redis answers (the EVAL went
+  // through): during an outage a login must not hold a pool thread for
+  // nothing. Either way, a channel not live when attach returns is owed a
+  // resync of its user once it is (late_subscriptions_).
   if (asked) {
     std::unique_lock<std::mutex> lock(users_mu_);
-    subscriptions_cv_.wait_for(lock, options_.io_timeout,
-                               [&] { return subscriptions_live_ >= asked || stopping_; });
+    if (result.ok()) {
+      subscriptions_cv_.wait_for(lock, options_.io_timeout,
+                                 [&] { return subscriptions_live_ >= asked || stopping_; });
+    }
+    if (subscriptions_live_ < asked) {
+      if (late_subscriptions_.size() < options_.max_missed_users) {
+        late_subscriptions_.push_back({user, asked});
+      } else {
+        late_everyone_ = true;  // a long outage with many logins: resync all
+      }
+    }
   }
   return result;
 }

@@ -124,6 +124,15 @@ class RedisBus final : public Bus {
   // own is live.
   uint64_t subscriptions_asked_ = 0;  // guarded by users_mu_
   uint64_t subscriptions_live_ = 0;   // guarded by users_mu_
+  // Attaches that returned before their subscription was live (Redis down,
+  // or the subscriber slower than the wait): once it is, the user's sessions
+  // read their inboxes, since an event may have reached nobody meanwhile.
+  struct LateSubscription {
+    UserId user;
+    uint64_t asked;
+  };
+  std::vector<LateSubscription> late_subscriptions_;  // guarded by users_mu_
+  bool late_everyone_ = false;  // too many to keep: resync all; guarded by users_mu_
   std::condition_variable subscriptions_cv_;
   int wake_pipe_[2] = {-1, -1};  // wakes the subscriber thread
 

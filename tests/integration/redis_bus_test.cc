@@ -221,16 +221,34 @@ TEST_F(RedisBusTest, PublishesRedisRefusesAreResyncedOnceItTakesThemAgain) {
   ASSERT_TRUE(b->attach(7).ok());
   awaitSubscribed(*a, b_got, 7);
   // Redis answers PUBLISH with an error (-NOPERM) on a live connection.
+  size_t before = b_got.missed().size();  // (a login before b's subscriber was up)
   redisCli("ACL SETUSER default -publish");
   a->publish(message(7, 1, "refused"));
   std::this_thread::sleep_for(300ms);
-  EXPECT_FALSE(b_got.waitMissed(0, 10ms)) << "nothing can reach b while PUBLISH is refused";
+  EXPECT_FALSE(b_got.waitMissed(before, 10ms)) << "nothing can reach b while PUBLISH is refused";
   redisCli("ACL SETUSER default +publish");
-  auto missed = b_got.waitMissed(0, 10s);
+  auto missed = b_got.waitMissed(before, 10s);
   ASSERT_TRUE(missed) << "the refused message's recipient was never resynced";
   EXPECT_EQ(*missed, std::optional<UserId>(7));
   EXPECT_GE(a->droppedPublishes(), 1u);
   for (const std::string& line : b_got.delivered()) EXPECT_NE(line, "refused");
+}
+
+TEST_F(RedisBusTest, ALoginWhileRedisIsDownIsResyncedOnceItsChannelIsLive) {
+  // The node starts, and a user logs in, while Redis is down: the attach
+  // fails at once (no wait for a subscription that cannot come), and once
+  // Redis is back and the channel live, the user's sessions read the inbox
+  // (a message may have been published to nobody before that).
+  redis_->stop();
+  Recorder b_got;
+  auto b = node("b", b_got);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_FALSE(b->attach(7).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s) << "a login held during the outage";
+  redis_->start();
+  auto missed = b_got.waitMissed(0, 15s);
+  ASSERT_TRUE(missed) << "the user who logged in during the outage was never resynced";
+  EXPECT_EQ(*missed, std::optional<UserId>(7));
 }
 
 TEST_F(RedisBusTest, ANodeThatDiesMakesEverySurvivingSessionResync) {

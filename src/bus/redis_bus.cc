@@ -55,6 +55,17 @@ std::string encode(const std::string& origin, const Envelope& e) {
          std::to_string(e.prev) + "\n" + *e.line;
 }
 
+// Queues one command (argv form: binary safe) on `c` without sending it.
+void appendCommand(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  redisAppendCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data());
+}
+
 // A resync frame has "resync" in the seq field and no line: "events for
 // `to` (0: for everyone) were dropped, read the inbox again". A node that
 // predates it fails to parse the field and ignores the frame.
@@ -111,33 +122,16 @@ class RedisBus::Connection {
   }
   // Runs one command (argv form: binary safe). Null reply on error.
   ReplyPtr command(const std::vector<std::string>& args) {
-    redisContext* c = get();
-    if (!c) return ReplyPtr(nullptr, freeReplyObject);
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
-    if (!r) reset();
-    return ReplyPtr(r, freeReplyObject);
+    std::vector<ReplyPtr> replies;
+    if (!pipeline({args}, &replies)) return ReplyPtr(nullptr, freeReplyObject);
+    return std::move(replies.front());
   }
   // Sends every command, then reads every reply (one round trip). False on error.
   bool pipeline(const std::vector<std::vector<std::string>>& commands,
                 std::vector<ReplyPtr>* replies) {
     redisContext* c = get();
     if (!c) return false;
-    for (const auto& args : commands) {
-      std::vector<const char*> argv;
-      std::vector<size_t> lens;
-      for (const auto& a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-      }
-      redisAppendCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data());
-    }
+    for (const auto& args : commands) appendCommand(c, args);
     for (size_t i = 0; i < commands.size(); ++i) {
       void* r = nullptr;
       if (redisGetReply(c, &r) != REDIS_OK) {
@@ -245,10 +239,7 @@ void RedisBus::stop() {
     missed_users_.clear();
     missed_everyone_ = false;
     cmds = resyncCommands(missed);
-    for (const Pending& pending : publish_queue_) {
-      size_t zero = pending.item.find('\0');
-      cmds.push_back({"PUBLISH", pending.item.substr(0, zero), pending.item.substr(zero + 1)});
-    }
+    for (const Pending& pending : publish_queue_) cmds.push_back(pending.publishCommand());
     publish_queue_.clear();
   }
   // A clean stop says goodbye: this node's presence goes now rather than at
@@ -389,10 +380,7 @@ void RedisBus::publisherLoop() {
     std::vector<std::vector<std::string>> cmds = resyncCommands(missed);
     const size_t resyncs = cmds.size();
     if (cmds.empty() && batch.empty()) continue;
-    for (const auto& pending : batch) {
-      size_t zero = pending.item.find('\0');
-      cmds.push_back({"PUBLISH", pending.item.substr(0, zero), pending.item.substr(zero + 1)});
-    }
+    for (const auto& pending : batch) cmds.push_back(pending.publishCommand());
     std::vector<ReplyPtr> replies;
     const bool sent = conn.pipeline(cmds, &replies);
     // What Redis did not take — all of it when the connection failed, or a
@@ -468,24 +456,15 @@ void RedisBus::subscriberLoop() {
   auto sendSubscriptions = [&](const char* verb, const std::vector<UserId>& users, PendingPing ping,
                                const char* also = nullptr) {
     redisContext* c = conn.raw();
-    auto append = [c](const std::vector<std::string>& args) {
-      std::vector<const char*> argv;
-      std::vector<size_t> lens;
-      for (const auto& a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-      }
-      redisAppendCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data());
-    };
     for (size_t i = 0; i < users.size() || (i == 0 && also); i += 500) {
       std::vector<std::string> args = {verb};
       if (i == 0 && also) args.push_back(also);
       for (size_t j = i; j < std::min(users.size(), i + 500); ++j) {
         args.push_back(userChannel(users[j]));
       }
-      append(args);
+      appendCommand(c, args);
     }
-    append({"PING"});
+    appendCommand(c, {"PING"});
     int done = 0;
     while (!done) {
       if (redisBufferWrite(c, &done) != REDIS_OK) return false;

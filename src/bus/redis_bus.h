@@ -141,6 +141,10 @@ class RedisBus final : public Bus {
     std::chrono::steady_clock::time_point queued_at;  // for the publish-lag histogram
     UserId to = 0;
     bool message = false;  // an inbox message (seq != 0): a drop needs a resync
+    std::vector<std::string> publishCommand() const {
+      size_t zero = item.find('\0');
+      return {"PUBLISH", item.substr(0, zero), item.substr(zero + 1)};
+    }
   };
   // Recipients of dropped message events, owed a resync.
   struct Missed {

@@ -33,15 +33,24 @@ class GatedStore final : public ForwardingStore {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
   }
-  // Opens the gate and starts every append it kept, in arrival order.
+  // Starts every append it kept, in arrival order, then opens the gate. An
+  // append that arrives while the kept ones are being started (the channel
+  // widens its window as the first answers come back) is kept behind them:
+  // opening first let it overtake the backlog, which the real store never
+  // does to one sender's appends.
   void open() {
-    std::vector<std::function<void()>> kept;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      closed_ = false;
-      kept.swap(kept_);
+    for (;;) {
+      std::vector<std::function<void()>> kept;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (kept_.empty()) {
+          closed_ = false;
+          return;
+        }
+        kept.swap(kept_);
+      }
+      for (auto& append : kept) append();
     }
-    for (auto& append : kept) append();
   }
   size_t kept() {
     std::lock_guard<std::mutex> lock(mu_);

@@ -8,10 +8,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
+#include "http_get.h"
 #include "server_process.h"
 
 namespace parley::testing {
@@ -45,6 +48,15 @@ void expectVerified(const nlohmann::json& run) {
   for (const char* count : {"lost", "duplicated", "out_of_order", "mismatched"}) {
     EXPECT_EQ(run.value(count, -1), 0) << count << " in " << run.dump();
   }
+}
+
+// The server's count of messages taken in so far (direct ones), from its
+// admin endpoint; 0 when it cannot be read.
+double messagesIn(uint16_t admin_port) {
+  HttpResponse r = httpGet(admin_port, "/metrics");
+  const std::string name = "parley_messages_in_total{kind=\"direct\"} ";
+  size_t at = r.body.find(name);
+  return at == std::string::npos ? 0 : std::strtod(r.body.c_str() + at + name.size(), nullptr);
 }
 
 TEST(BenchSmokeTest, EveryScenarioRunsAndLosesNothing) {
@@ -106,19 +118,27 @@ TEST(BenchSmokeTest, ConnectionsDroppedMidRunAreReportedNotCountedAsLossesOrDupl
 // and ends at once instead of waiting out the run for answers that cannot
 // come.
 TEST(BenchSmokeTest, AServerThatDiesMidRunEndsTheRunPromptly) {
-  ServerProcess server({"--rate-per-connection", "0", "--rate-per-user", "0"});
+  ServerProcess server({"--rate-per-connection", "0", "--rate-per-user", "0", "--admin-port-file",
+                        "{dir}/admin_port"});
   for (const char* args : {"--scenario direct --pairs 10 --duration 30",
                            "--scenario direct --pairs 10 --rate 2000 --duration 30"}) {
+    std::filesystem::remove(server.dir() + "/admin_port");  // the last start's
     server.start();
+    uint16_t admin = server.portFromFile(server.dir() + "/admin_port");
+    // Killed once messages flow, not at a fixed time: a slow (sanitized,
+    // loaded) bench may still be registering and logging in after seconds.
     std::thread killer([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (messagesIn(admin) < 100 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
       server.kill9();
     });
     auto started = std::chrono::steady_clock::now();
     auto run = runBench(server, args, /*expected_exit=*/1);
     killer.join();
-    // 30 s of load asked for; the server died after 1.5.
-    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20)) << args;
+    // 30 s of load asked for; the server died early in it.
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(28)) << args;
     EXPECT_GT(run.value("acked", 0), 0) << args;
     EXPECT_EQ(run.value("dropped_connections", 0), 20) << args << ": " << run.dump();
   }

@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 
+#include "line_client.h"
 #include "server_process.h"
 #include "service_instance.h"
 
@@ -63,16 +65,26 @@ TEST(CliTest, PipedLinesWrittenWhileTheServerIsDownAreSentWhenItIsBack) {
   runClient(port, "--user alice --register", "");
   runClient(port, "--user bob --register", "");
   runClient(port, "--user alice", "/add bob\\n");
+  // bob, online, shows when the first line has been sent and stored.
+  LineClient bob(port);
+  bob.login("bob");
   // The script's second line arrives, and its input ends, while the server
-  // is down; the client must send it once the server is back.
-  std::string cmd =
-      "(printf '/msg bob before\\n'; sleep 1.5; printf '/msg bob after\\n') | "
-      "PARLEY_PASSWORD=password1 " +
-      binaryPath("parley") + " --port " + std::to_string(port) + " --user alice 2>&1";
+  // is down (the test makes `killed` once it is); the client must send it
+  // once the server is back.
+  const std::string killed = server.dir() + "/killed";
+  std::string cmd = "(printf '/msg bob before\\n'; until [ -e " + killed +
+                    " ]; do sleep 0.05; done; printf '/msg bob after\\n') | "
+                    "PARLEY_PASSWORD=password1 " +
+                    binaryPath("parley") + " --port " + std::to_string(port) + " --user alice 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  auto before = bob.nextEventOf("message", std::chrono::seconds(15));
+  EXPECT_TRUE(before) << "the first line never reached bob";  // (the script still ends)
+  if (before) {
+    EXPECT_EQ((*before)["text"], "before");
+  }
   server.kill9();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  { std::ofstream{killed}; }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   server.start();
   std::string out;
   char buf[4096];

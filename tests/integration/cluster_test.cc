@@ -14,7 +14,9 @@
 namespace parley::testing {
 namespace {
 
-constexpr int kPresenceTtlSeconds = 2;
+// Short, so a dead node is noticed within the test; not so short that a
+// live node stalled by a loaded CI machine misses its heartbeats (a third of it).
+constexpr int kPresenceTtlSeconds = 3;
 
 class ClusterTest : public ::testing::Test {
  protected:

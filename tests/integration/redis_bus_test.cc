@@ -224,7 +224,12 @@ TEST_F(RedisBusTest, PublishesRedisRefusesAreResyncedOnceItTakesThemAgain) {
   size_t before = b_got.missed().size();  // (a login before b's subscriber was up)
   redisCli("ACL SETUSER default -publish");
   a->publish(message(7, 1, "refused"));
-  std::this_thread::sleep_for(300ms);
+  // Until a's publisher has been refused, +publish below could come first.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (a->droppedPublishes() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GE(a->droppedPublishes(), 1u);
   EXPECT_FALSE(b_got.waitMissed(before, 10ms)) << "nothing can reach b while PUBLISH is refused";
   redisCli("ACL SETUSER default +publish");
   auto missed = b_got.waitMissed(before, 10s);

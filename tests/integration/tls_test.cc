@@ -104,7 +104,9 @@ TEST_F(TlsTest, CliClientVerifiesTheServerCertificate) {
 }
 
 TEST_F(TlsTest, StalledHandshakeIsCutAndShutdownReachesTlsClients) {
-  start({"--handshake-timeout", "1"});
+  // Long enough for alice to finish her TLS handshake, register and log in
+  // on a loaded machine; the silent client still waits 10 s for its cut.
+  start({"--handshake-timeout", "3"});
   auto alice = tlsUser("alice");
   // Connects, never sends a ClientHello: the login deadline covers TLS too.
   LineClient silent(server_->port());

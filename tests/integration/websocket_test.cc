@@ -173,7 +173,7 @@ TEST_F(WebSocketTest, SameLimitsAndErrorsAsTcp) {
 }
 
 TEST_F(WebSocketTest, SmallerLimitAndALoginDeadlineBeforeLogin) {
-  start({"--max-line", "4096", "--max-line-before-login", "512", "--handshake-timeout", "2"});
+  start({"--max-line", "4096", "--max-line-before-login", "512", "--handshake-timeout", "4"});
   std::string padded = "{\"op\":\"ping\",\"pad\":\"" + std::string(1000, 'x') + "\"}";
   WsClient stranger(web_);
   ASSERT_TRUE(stranger.connected());
@@ -193,16 +193,16 @@ TEST_F(WebSocketTest, SmallerLimitAndALoginDeadlineBeforeLogin) {
   WsClient lingering(web_);  // pings but never logs in
   ASSERT_TRUE(lingering.connected());
   EXPECT_TRUE(ok(lingering.request({{"op", "ping"}})));
-  EXPECT_TRUE(lingering.closedByPeer(std::chrono::seconds(6)));
+  EXPECT_TRUE(lingering.closedByPeer(std::chrono::seconds(10)));
   EXPECT_TRUE(ok(alice->request({{"op", "ping"}})));
 }
 
 TEST_F(WebSocketTest, IdleWebSocketIsClosedPingKeepsAnotherAlive) {
-  start({"--idle-timeout", "1"});
+  start({"--idle-timeout", "2"});  // five times the ping interval below
   WsClient idle(web_), busy(web_);
   ASSERT_TRUE(idle.connected());
   ASSERT_TRUE(busy.connected());
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 8; ++i) {
     EXPECT_TRUE(ok(busy.request({{"op", "ping"}})));
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
   }

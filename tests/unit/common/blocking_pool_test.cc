@@ -20,15 +20,21 @@ TEST(BlockingPoolTest, RunsEveryTask) {
 
 TEST(BlockingPoolTest, RefusesPastTheBound) {
   BlockingPool pool("t", 1, 2);
-  std::promise<void> gate;
+  std::promise<void> gate, started;
   auto opened = gate.get_future().share();
-  ASSERT_TRUE(pool.trySubmit([opened] { opened.wait(); }));
-  // The single thread may not have taken the first task yet; fill until full.
+  ASSERT_TRUE(pool.trySubmit([opened, &started] {
+    started.set_value();
+    opened.wait();
+  }));
+  // Once the single thread holds the first task, the queue stays as filled
+  // below: nothing is taken from it while the counts are read.
+  started.get_future().wait();
   int accepted = 0;
   while (pool.trySubmit([opened] { opened.wait(); })) {
     ASSERT_LT(++accepted, 10);
   }
-  EXPECT_LE(pool.queued(), 2u);
+  EXPECT_EQ(accepted, 2);
+  EXPECT_EQ(pool.queued(), 2u);
   pool.submit([] {});  // the unbounded path still queues
   EXPECT_EQ(pool.queued(), 3u);
   gate.set_value();

@@ -773,6 +773,41 @@ TEST(SqliteStoreFileTest, ANewDatabaseUsesTwoKibibytePages) {
       << "a longest message spans overflow pages intact";
 }
 
+TEST(SqliteStoreFileTest, AReaderSkipsItsOwnMessagesInTheIndexNotTheTable) {
+  // The streams skip the reader's own messages in each conversation; with
+  // the sender in the chat index (schema 7) that test reads no table row.
+  ScratchDir scratch("covering");
+  std::string path = (scratch.path() / "c.db").string();
+  {
+    auto created = openStore("sqlite:" + path);
+    ASSERT_TRUE(created.ok()) << created.status().toString();
+    Store& store = **created;
+    auto a = store.createUser("ann", "h", 1), b = store.createUser("ben", "h", 1);
+    ASSERT_TRUE(a.ok() && b.ok());
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(store.appendDirect(a->id, b->id, "own", i).ok());
+    auto reply = store.appendDirect(b->id, a->id, "reply", 300);
+    ASSERT_TRUE(reply.ok());
+    EXPECT_EQ(reply->slots.at(0).prev, 0) << "ann had been sent nothing before";
+    auto page = store.inboxAfter(a->id, 0, 10);
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->size(), 1u);
+    EXPECT_EQ(page->front().message.text, "reply");
+  }
+  SqliteDb db;
+  ASSERT_TRUE(db.open(path, /*read_only=*/true).ok());
+  EXPECT_EQ(
+      firstValue(db, "SELECT group_concat(name, ',') FROM pragma_index_info('messages_by_chat')"),
+      "chat,id,sender_id");
+  auto prepared = db.prepare(
+      "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE chat = 'd:1:2' AND id < 1000"
+      " AND sender_id <> 1 ORDER BY id DESC LIMIT 1");
+  ASSERT_TRUE(prepared.ok());
+  Stmt plan = db.stmt(prepared.value());
+  ASSERT_TRUE(plan.step());
+  EXPECT_NE(plan.text(3).find("COVERING INDEX messages_by_chat"), std::string::npos)
+      << plan.text(3);
+}
+
 TEST(SqliteStoreFileTest, ADatabaseReachedThroughASymbolicLinkWorks) {
   // SQLite follows the link and keeps its WAL beside the real file; the
   // writer's own fsync of the WAL must find that one (it once looked for

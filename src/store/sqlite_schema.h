@@ -152,9 +152,9 @@ DELETE FROM sqlite_sequence WHERE name = 'messages';
     // Version 7: the chat index carries the sender. A reader's stream skips
     // its own messages in each conversation (version 5); with sender_id in
     // the index that test needs no table row, so a user who sent 200,000
-    // messages to a silent peer costs an index scan (~12 ms) at a replay or
-    // at the writer's cold newest-seq lookup, not a row lookup per message
-    // (~100 ms). The entry grows by the sender's varint, 1-3 bytes; the
+    // messages since its peer last answered costs an index scan (~12 ms) at
+    // a replay or at the writer's cold newest-seq lookup, not a row lookup
+    // per message (~100 ms). The entry grows by the sender's varint, 1-3 bytes; the
     // rebuild at upgrade takes ~1.3 s per million messages.
     R"sql(
 DROP INDEX messages_by_chat;

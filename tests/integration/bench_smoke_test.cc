@@ -127,9 +127,10 @@ TEST(BenchSmokeTest, AServerThatDiesMidRunEndsTheRunPromptly) {
     uint16_t admin = server.portFromFile(server.dir() + "/admin_port");
     // Killed once messages flow, not at a fixed time: a slow (sanitized,
     // loaded) bench may still be registering and logging in after seconds.
+    bool flowing = false;
     std::thread killer([&] {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      while (messagesIn(admin) < 100 && std::chrono::steady_clock::now() < deadline) {
+      while (!(flowing = messagesIn(admin) >= 100) && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       server.kill9();
@@ -137,6 +138,7 @@ TEST(BenchSmokeTest, AServerThatDiesMidRunEndsTheRunPromptly) {
     auto started = std::chrono::steady_clock::now();
     auto run = runBench(server, args, /*expected_exit=*/1);
     killer.join();
+    EXPECT_TRUE(flowing) << "killed after 20 s without messages, not mid-run";
     // 30 s of load asked for; the server died early in it.
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(28)) << args;
     EXPECT_GT(run.value("acked", 0), 0) << args;

@@ -69,11 +69,14 @@ TEST(CliTest, PipedLinesWrittenWhileTheServerIsDownAreSentWhenItIsBack) {
   LineClient bob(port);
   bob.login("bob");
   // The script's second line arrives, and its input ends, while the server
-  // is down (the test makes `killed` once it is); the client must send it
-  // once the server is back.
+  // is down (the test makes `killed` once it is, and the client has half a
+  // second to see its connection go); the client must send it once the
+  // server is back. The wait is capped (60 s) so that the script ends even
+  // if the test does not.
   const std::string killed = server.dir() + "/killed";
-  std::string cmd = "(printf '/msg bob before\\n'; until [ -e " + killed +
-                    " ]; do sleep 0.05; done; printf '/msg bob after\\n') | "
+  std::string cmd = "(printf '/msg bob before\\n'; i=0; until [ -e " + killed +
+                    " ] || [ $i -ge 1200 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.5;"
+                    " printf '/msg bob after\\n') | "
                     "PARLEY_PASSWORD=password1 " +
                     binaryPath("parley") + " --port " + std::to_string(port) + " --user alice 2>&1";
   FILE* p = popen(cmd.c_str(), "r");

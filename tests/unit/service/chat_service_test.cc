@@ -8,20 +8,28 @@ namespace {
 
 class ChatServiceTest : public ServiceHarness {
  protected:
+  // The next message event the client got (skipping presence), if any.
+  static std::optional<json> nextMessage(Client& c, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      auto e = c.sink->nextEvent(left);
+      if (!e || (*e)["event"] == "message") return e;
+    }
+  }
   // The seqs of the messages `c` is replayed: waits for each of `expected`
   // as long as a loaded machine may need, then briefly for any more (kept,
   // so that a test sees one too many).
   static std::vector<int64_t> replayedSeqs(Client& c, size_t expected) {
     std::vector<int64_t> seqs;
-    auto take = [&](std::chrono::milliseconds wait) {
-      auto e = c.sink->nextEvent(wait);
-      if (e && (*e)["event"] == "message") seqs.push_back((*e)["seq"]);
-      return e.has_value();
-    };
-    while (seqs.size() < expected && take(std::chrono::seconds(5))) {
+    while (seqs.size() < expected) {
+      auto m = nextMessage(c, std::chrono::seconds(5));
+      if (!m) break;
+      seqs.push_back((*m)["seq"]);
     }
-    while (take(std::chrono::milliseconds(300))) {
-    }
+    while (auto m = nextMessage(c, std::chrono::milliseconds(300))) seqs.push_back((*m)["seq"]);
     return seqs;
   }
 };
@@ -408,17 +416,6 @@ class DroppingBusTest : public ChatServiceTest {
     return bus;
   }
   UserId idOf(const std::string& name) { return store_->findUser(name).value().id; }
-  // The next message event the client got (skipping presence), if any.
-  static std::optional<json> nextMessage(Client& c, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      auto e = c.sink->nextEvent(left);
-      if (!e || (*e)["event"] == "message") return e;
-    }
-  }
   DroppingBus* dropping_ = nullptr;
   SlowInboxStore* slow_ = nullptr;
 };

@@ -29,6 +29,7 @@ struct Options {
   int senders = 0;       // group, mixed: members per group that send (0 = 1)
   double rate = 0;       // messages/s for the whole process; 0 = as fast as the window allows
   int window = 4;        // in-flight sends per sending connection when rate is 0
+  int tick_us = 1000;    // paced mode: how often the messages that are due go out
   double duration = 10;  // seconds of measured load
   int procs = 1;
   int sources = 8;  // local addresses 127.0.0.1 .. 127.0.0.N

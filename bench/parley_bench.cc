@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
   app.add_option("--senders", o.senders, "group, mixed: sending members per group (default 1)");
   app.add_option("--rate", o.rate,
                  "messages/s per process (0 = window-limited, as fast as possible)");
+  app.add_option("--tick-us", o.tick_us,
+                 "with --rate: send what is due every this many microseconds (a burst each)")
+      ->check(CLI::Range(50, 100000));
   app.add_option("--window", o.window, "in-flight sends per connection when --rate is 0");
   app.add_option("--duration", o.duration, "seconds of load");
   app.add_option("--procs", o.procs, "worker processes (figures are added up)");

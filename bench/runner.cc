@@ -420,7 +420,7 @@ bool Runner::sendFrom(Conn& c) {
   return true;
 }
 
-// Paced mode: every millisecond, send the messages that are due, round-robin
+// Paced mode: every tick (1 ms unless --tick-us), send the messages that are due, round-robin
 // over the sending connections.
 void Runner::tick() {
   if (finished_) return;
@@ -451,7 +451,7 @@ void Runner::tick() {
     return;
   }
   timer_ = std::make_unique<boost::asio::steady_timer>(io_);
-  tick_due_ = Clock::now() + std::chrono::milliseconds(1);
+  tick_due_ = Clock::now() + std::chrono::microseconds(o_.tick_us);
   timer_->expires_at(tick_due_);
   timer_->async_wait([this](auto ec) {
     if (!ec) tick();

@@ -13,7 +13,10 @@
 
 namespace parley::testing {
 
-// A free TCP port on 127.0.0.1 (bound, read, released: good enough for tests).
+// A free TCP port on 127.0.0.1 for a server a test starts itself: one that
+// binds now, taken below the kernel's ephemeral range. (A port the kernel
+// picked for a bind to port 0 is an ephemeral one: until the server binds
+// it, any test's outgoing connection may take it as its source port.)
 uint16_t freePort();
 
 class MariaDbInstance {

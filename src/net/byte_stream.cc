@@ -46,6 +46,7 @@ class PlainStream final : public ByteStream {
     // the shared thread-local buffer is only touched inside the handler.
     socket_.async_wait(asio::ip::tcp::socket::wait_read, ReadinessHandler{this, std::move(user)});
   }
+
   void write(asio::const_buffer buffer, UserPtr user) override {
     asio::async_write(socket_, buffer, [user = std::move(user)](const error_code& ec, size_t) {
       user->onWritten(ec);

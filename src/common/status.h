@@ -48,6 +48,7 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   bool isNotFound() const { return code_ == Code::kNotFound; }
   bool isConflict() const { return code_ == Code::kConflict; }
+  bool isForbidden() const { return code_ == Code::kForbidden; }
   bool isUnavailable() const { return code_ == Code::kUnavailable; }
 
   std::string toString() const;

@@ -219,6 +219,17 @@ Result<std::vector<FriendView>> ChatService::friendViews(UserId me) {
 
 // --- friends -----------------------------------------------------------------
 
+Status ChatService::friendLimitReached(const User& me, const User& other) {
+  // Which side is at the limit, for the message: counted again after the
+  // store refused (should a friendship have gone meanwhile, the other side is
+  // named).
+  auto mine = store_.listFriends(me.id);
+  const bool me_full = mine.ok() && mine->size() >= options_.max_friends;
+  return Status::Forbidden((me_full ? std::string("you have") : other.name + " has") +
+                           " reached the limit of " + std::to_string(options_.max_friends) +
+                           " friends");
+}
+
 Result<Reply> ChatService::addFriend(const User& me, const std::string& name) {
   auto other = store_.findUser(name);
   if (!other.ok()) {
@@ -226,19 +237,10 @@ Result<Reply> ChatService::addFriend(const User& me, const std::string& name) {
     return logged("findUser", other.status());
   }
   if (other->id == me.id) return Status::BadRequest("you cannot add yourself as a friend");
-  if (options_.max_friends > 0) {
-    for (UserId side : {me.id, other->id}) {
-      auto friends = store_.listFriends(side);
-      if (!friends.ok()) return logged("listFriends", friends.status());
-      if (friends->size() >= options_.max_friends) {
-        return Status::Forbidden((side == me.id ? std::string("you have") : other->name + " has") +
-                                 " reached the limit of " + std::to_string(options_.max_friends) +
-                                 " friends");
-      }
-    }
-  }
-  Status st = store_.addFriendship(me.id, other->id, nowMs());
+  // The store checks the limit in the transaction that adds the friendship.
+  Status st = store_.addFriendship(me.id, other->id, nowMs(), options_.max_friends);
   if (st.isConflict()) return Status::Conflict("already friends with " + other->name);
+  if (st.isForbidden()) return friendLimitReached(me, other.value());
   if (!st.ok()) return logged("addFriendship", st);
   auto online = bus_.online({other->id});
   Reply reply;
@@ -453,18 +455,14 @@ Result<Reply> ChatService::joinGroup(const User& me, const std::string& name) {
     if (group.status().isNotFound()) return Status::NotFound("no group named " + name);
     return logged("findGroup", group.status());
   }
-  if (options_.max_group_members > 0) {
-    auto members = store_.memberIds(group->id);
-    if (!members.ok()) return logged("memberIds", members.status());
-    // Already in: the conflict below says so, whether or not the group is full.
-    const bool member = std::find(members->begin(), members->end(), me.id) != members->end();
-    if (!member && members->size() >= options_.max_group_members) {
-      return Status::Forbidden(group->name + " is full (" +
-                               std::to_string(options_.max_group_members) + " members)");
-    }
-  }
-  Status st = store_.addMember(group->id, me.id, nowMs());
+  // The store counts the members in the transaction that adds one (a member
+  // already gets the conflict, full or not).
+  Status st = store_.addMember(group->id, me.id, nowMs(), options_.max_group_members);
   if (st.isConflict()) return Status::Conflict("already a member of " + group->name);
+  if (st.isForbidden()) {
+    return Status::Forbidden(group->name + " is full (" +
+                             std::to_string(options_.max_group_members) + " members)");
+  }
   if (!st.ok()) return logged("addMember", st);
   Reply reply;
   reply.group = group.value();

@@ -148,6 +148,8 @@ class ChatService {
   bool runAppend(bool on_pool, std::function<void()> append, const ReplyDone& done);
   Result<std::vector<protocol::FriendView>> friendViews(UserId me);
   void notifyFriends(const User& me, bool online);
+  // The Forbidden answer once the store refused a friendship for the limit.
+  Status friendLimitReached(const User& me, const User& other);
   // The store reports a closed database as Unavailable; anything unexpected
   // is logged here once with context.
   Status logged(const char* what, const Status& status);

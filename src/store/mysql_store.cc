@@ -162,8 +162,29 @@ Result<User> MysqlStore::findUserById(UserId id) {
 
 // --- friends -----------------------------------------------------------------
 
-Status MysqlStore::addFriendship(UserId a, UserId b, TimestampMs now) {
+Status MysqlStore::addFriendship(UserId a, UserId b, TimestampMs now, size_t max_friends) {
   return run(true, [&](MysqlConn& c) -> Status {
+    if (max_friends > 0) {
+      // Both users' rows locked (in key order, one statement: no deadlock
+      // between two requests naming the pair either way round) until the
+      // commit, so no other friendship of theirs is added between the counts
+      // and the inserts, on any node.
+      std::vector<SqlRow> rows;
+      Status r = c.exec("SELECT id FROM users WHERE id IN (?, ?) FOR UPDATE", {a, b}, &rows);
+      if (!r.ok()) return r;
+      rows.clear();
+      r = c.exec("SELECT 1 FROM friendships WHERE user_id = ? AND friend_id = ?", {a, b}, &rows);
+      if (!r.ok()) return r;
+      if (!rows.empty()) return Status::Conflict("already friends");
+      for (UserId side : {a, b}) {
+        rows.clear();
+        r = c.exec("SELECT COUNT(*) FROM friendships WHERE user_id = ?", {side}, &rows);
+        if (!r.ok()) return r;
+        if (rows.empty() || static_cast<size_t>(num(rows[0][0])) >= max_friends) {
+          return Status::Forbidden("the friend limit is reached");
+        }
+      }
+    }
     const char* sql = "INSERT INTO friendships(user_id, friend_id, created_ms) VALUES (?, ?, ?)";
     Status r = c.exec(sql, {a, b, now});
     if (!r.ok()) return r;
@@ -226,11 +247,32 @@ Result<Group> MysqlStore::findGroup(const std::string& name) {
   return Group{num(rows[0][0]), str(rows[0][1]), str(rows[0][2])};
 }
 
-Status MysqlStore::addMember(GroupId group, UserId user, TimestampMs now) {
-  return run(false, [&](MysqlConn& c) {
-    return c.exec(
-        "INSERT INTO group_members(group_id, user_id, role, joined_ms) VALUES (?, ?, 'member', ?)",
-        {group, user, now});
+Status MysqlStore::addMember(GroupId group, UserId user, TimestampMs now, size_t max_members) {
+  const char* insert =
+      "INSERT INTO group_members(group_id, user_id, role, joined_ms) VALUES (?, ?, 'member', ?)";
+  if (max_members == 0) {
+    return run(false, [&](MysqlConn& c) { return c.exec(insert, {group, user, now}); });
+  }
+  return run(true, [&](MysqlConn& c) -> Status {
+    // The group's row locked until the commit: joins to one group take turns
+    // (on every node), so none comes between the count and the insert. The
+    // reads after it see the joins committed before: InnoDB takes a
+    // transaction's snapshot at its first plain read, after the lock is held.
+    std::vector<SqlRow> rows;
+    Status r = c.exec("SELECT id FROM chat_groups WHERE id = ? FOR UPDATE", {group}, &rows);
+    if (!r.ok()) return r;
+    rows.clear();
+    r = c.exec("SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?", {group, user},
+               &rows);
+    if (!r.ok()) return r;
+    if (!rows.empty()) return Status::Conflict("already a member");
+    rows.clear();
+    r = c.exec("SELECT COUNT(*) FROM group_members WHERE group_id = ?", {group}, &rows);
+    if (!r.ok()) return r;
+    if (rows.empty() || static_cast<size_t>(num(rows[0][0])) >= max_members) {
+      return Status::Forbidden("the group is full");
+    }
+    return c.exec(insert, {group, user, now});
   });
 }
 

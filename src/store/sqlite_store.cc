@@ -298,8 +298,25 @@ Result<User> SqliteStore::findUserById(UserId id) {
 
 // --- friends -----------------------------------------------------------------
 
-Status SqliteStore::addFriendship(UserId a, UserId b, TimestampMs now) {
+Status SqliteStore::addFriendship(UserId a, UserId b, TimestampMs now, size_t max_friends) {
   return write([&](SqliteDb& db) -> Status {
+    // On the writer thread, inside its transaction: nothing is added between
+    // these counts and the inserts.
+    if (max_friends > 0) {
+      PREPARE(known, db, "SELECT 1 FROM friendships WHERE user_id = ? AND friend_id = ?");
+      known.bind(1, a).bind(2, b);
+      if (known.step()) return Status::Conflict("already friends");
+      if (!known.status().ok()) return known.status();
+      for (UserId side : {a, b}) {
+        PREPARE(count, db, "SELECT COUNT(*) FROM friendships WHERE user_id = ?");
+        count.bind(1, side);
+        if (!count.step())
+          return count.status().ok() ? Status::Internal("no count") : count.status();
+        if (static_cast<size_t>(count.int64(0)) >= max_friends) {
+          return Status::Forbidden("the friend limit is reached");
+        }
+      }
+    }
     PREPARE(s, db, "INSERT INTO friendships(user_id, friend_id, created_ms) VALUES (?, ?, ?)");
     Status r = s.bind(1, a).bind(2, b).bind(3, now).exec();
     if (!r.ok()) return r;
@@ -371,9 +388,22 @@ Result<Group> SqliteStore::findGroup(const std::string& name) {
   return group;
 }
 
-Status SqliteStore::addMember(GroupId group, UserId user, TimestampMs now) {
+Status SqliteStore::addMember(GroupId group, UserId user, TimestampMs now, size_t max_members) {
   SqliteWriter* writer = writer_.get();
   return write([&](SqliteDb& db) -> Status {
+    // Counted inside the writer's transaction: no join comes in between.
+    if (max_members > 0) {
+      PREPARE(in, db, "SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?");
+      in.bind(1, group).bind(2, user);
+      if (in.step()) return Status::Conflict("already a member");
+      if (!in.status().ok()) return in.status();
+      PREPARE(count, db, "SELECT COUNT(*) FROM group_members WHERE group_id = ?");
+      count.bind(1, group);
+      if (!count.step()) return count.status().ok() ? Status::Internal("no count") : count.status();
+      if (static_cast<size_t>(count.int64(0)) >= max_members) {
+        return Status::Forbidden("the group is full");
+      }
+    }
     writer->forgetMembers(group);
     PREPARE(s, db,
             "INSERT INTO group_members(group_id, user_id, role, joined_ms) "

@@ -12,6 +12,7 @@
 // the client and the server keeps running).
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -43,8 +44,12 @@ class Store {
   virtual Result<User> findUserById(UserId id) = 0;
 
   // --- friends (mutual) --------------------------------------------------
-  // Conflict if already friends.
-  virtual Status addFriendship(UserId a, UserId b, TimestampMs now) = 0;
+  // Conflict if already friends; Forbidden if either has `max_friends`
+  // friends already (0: no limit). The count is taken in the transaction that
+  // adds the friendship, so concurrent requests cannot pass the limit together.
+  virtual Status addFriendship(UserId a, UserId b, TimestampMs now, size_t max_friends) = 0;
+  // Without a limit.
+  Status addFriendship(UserId a, UserId b, TimestampMs now) { return addFriendship(a, b, now, 0); }
   virtual Result<bool> areFriends(UserId a, UserId b) = 0;
   // Sorted by name.
   virtual Result<std::vector<User>> listFriends(UserId user) = 0;
@@ -55,8 +60,14 @@ class Store {
   virtual Result<Group> createGroup(const std::string& name, const std::string& desc, UserId owner,
                                     TimestampMs now) = 0;
   virtual Result<Group> findGroup(const std::string& name) = 0;
-  // Conflict if already a member.
-  virtual Status addMember(GroupId group, UserId user, TimestampMs now) = 0;
+  // Conflict if already a member; Forbidden if the group has `max_members`
+  // members already (0: no limit), counted in the transaction that adds the
+  // member, so concurrent joins cannot overfill it.
+  virtual Status addMember(GroupId group, UserId user, TimestampMs now, size_t max_members) = 0;
+  // Without a limit.
+  Status addMember(GroupId group, UserId user, TimestampMs now) {
+    return addMember(group, user, now, 0);
+  }
   // NotFound if not a member.
   virtual Status removeMember(GroupId group, UserId user) = 0;
   // The role ("owner"/"member"), or NotFound if not a member.

@@ -682,9 +682,12 @@ TEST_F(RateLimitTest, GroupSizeAndFriendLimits) {
   EXPECT_EQ(code(b->request({{"op", "join_group"}, {"group", "tiny"}})), "conflict")
       << "a member of a full group is told it is already in, not that the group is full";
   EXPECT_TRUE(a->request({{"op", "add_friend"}, {"user", "b"}})["ok"].get<bool>());
-  EXPECT_EQ(code(a->request({{"op", "add_friend"}, {"user", "c"}})), "forbidden");
-  EXPECT_EQ(code(c->request({{"op", "add_friend"}, {"user", "b"}})), "forbidden")
-      << "b is at the limit too";
+  auto mine = a->request({{"op", "add_friend"}, {"user", "c"}});
+  EXPECT_EQ(code(mine), "forbidden");
+  EXPECT_EQ(mine["error"].value("message", ""), "you have reached the limit of 1 friends");
+  auto theirs = c->request({{"op", "add_friend"}, {"user", "b"}});
+  EXPECT_EQ(code(theirs), "forbidden") << "b is at the limit too";
+  EXPECT_EQ(theirs["error"].value("message", ""), "b has reached the limit of 1 friends");
 }
 
 TEST_F(SingleNodeTest, RequestsCannotActAsSomeoneElse) {

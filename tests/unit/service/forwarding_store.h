@@ -39,8 +39,8 @@ class ForwardingStore : public Store {
   }
   Result<User> findUser(const std::string& name) override { return inner_->findUser(name); }
   Result<User> findUserById(UserId id) override { return inner_->findUserById(id); }
-  Status addFriendship(UserId a, UserId b, TimestampMs now) override {
-    return inner_->addFriendship(a, b, now);
+  Status addFriendship(UserId a, UserId b, TimestampMs now, size_t max_friends) override {
+    return inner_->addFriendship(a, b, now, max_friends);
   }
   Result<bool> areFriends(UserId a, UserId b) override { return inner_->areFriends(a, b); }
   Result<std::vector<User>> listFriends(UserId user) override { return inner_->listFriends(user); }
@@ -49,8 +49,8 @@ class ForwardingStore : public Store {
     return inner_->createGroup(name, desc, owner, now);
   }
   Result<Group> findGroup(const std::string& name) override { return inner_->findGroup(name); }
-  Status addMember(GroupId group, UserId user, TimestampMs now) override {
-    return inner_->addMember(group, user, now);
+  Status addMember(GroupId group, UserId user, TimestampMs now, size_t max_members) override {
+    return inner_->addMember(group, user, now, max_members);
   }
   Status removeMember(GroupId group, UserId user) override {
     return inner_->removeMember(group, user);

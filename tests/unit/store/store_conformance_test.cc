@@ -162,6 +162,51 @@ TEST_P(StoreTest, GroupsAndMembers) {
   EXPECT_TRUE(store_->findGroup(n("nope")).status().isNotFound());
 }
 
+TEST_P(StoreTest, LimitsRefuseOnlyNewcomersAndAreCountedWithTheInsert) {
+  User a = user("a"), b = user("b"), c = user("c");
+  auto g = store_->createGroup(n("pair"), "", a.id, 1);
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE(store_->addMember(g->id, b.id, 2, 2).ok());
+  EXPECT_TRUE(store_->addMember(g->id, c.id, 3, 2).isForbidden()) << "two members: full";
+  EXPECT_TRUE(store_->addMember(g->id, b.id, 3, 2).isConflict()) << "a member hears it is in";
+  EXPECT_EQ(store_->memberIds(g->id)->size(), 2u);
+  ASSERT_TRUE(store_->addFriendship(a.id, b.id, 1, 1).ok());
+  EXPECT_TRUE(store_->addFriendship(a.id, b.id, 1, 1).isConflict());
+  EXPECT_TRUE(store_->addFriendship(c.id, b.id, 1, 1).isForbidden()) << "b has its one friend";
+  EXPECT_TRUE(store_->addFriendship(a.id, c.id, 1, 1).isForbidden()) << "so has a";
+  EXPECT_FALSE(store_->areFriends(c.id, b.id).value());
+  EXPECT_TRUE(store_->addFriendship(a.id, c.id, 1, 2).ok()) << "a higher limit";
+}
+
+TEST_P(StoreTest, ConcurrentJoinsAndFriendshipsNeverPassTheLimit) {
+  // Sixteen newcomers at once against room for five: a check made outside
+  // the inserting transaction lets several through together.
+  constexpr size_t kRoom = 5;
+  constexpr int kNewcomers = 16;
+  User owner = user("owner");
+  auto g = store_->createGroup(n("club"), "", owner.id, 1);
+  ASSERT_TRUE(g.ok());
+  std::vector<User> joiners;
+  for (int i = 0; i < kNewcomers; ++i) joiners.push_back(user("j" + std::to_string(i)));
+  std::atomic<int> joined{0}, refused{0}, befriended{0}, turned_away{0};
+  std::vector<std::thread> threads;
+  for (const User& j : joiners) {
+    threads.emplace_back([&, j] {
+      Status st = store_->addMember(g->id, j.id, 2, kRoom + 1);  // the owner is a member
+      (st.ok() ? joined : st.isForbidden() ? refused : turned_away)++;
+      st = store_->addFriendship(j.id, owner.id, 2, kRoom);
+      (st.ok() ? befriended : st.isForbidden() ? refused : turned_away)++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(turned_away.load(), 0) << "every request is either done or refused for the limit";
+  EXPECT_EQ(joined.load(), static_cast<int>(kRoom));
+  EXPECT_EQ(befriended.load(), static_cast<int>(kRoom));
+  EXPECT_EQ(refused.load(), 2 * kNewcomers - 2 * static_cast<int>(kRoom));
+  EXPECT_EQ(store_->memberIds(g->id)->size(), kRoom + 1);
+  EXPECT_EQ(store_->listFriends(owner.id)->size(), kRoom);
+}
+
 TEST_P(StoreTest, GroupSendByANonMemberIsRefusedInTheStoringTransaction) {
   User a = user("a"), b = user("b"), c = user("c");
   auto g = store_->createGroup(n("g"), "", a.id, 1);

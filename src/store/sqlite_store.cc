@@ -552,6 +552,8 @@ class AppendJob final : public SqliteWriter::Job {
     return Status::Ok();
   }
 
+  Seq storedMessageId() const override { return out_.id; }
+
   void finish(const Status& status) override {
     if (status.ok()) {
       done_(std::move(out_));

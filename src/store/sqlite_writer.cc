@@ -122,9 +122,15 @@ void SqliteWriter::runBatch(std::vector<JobPtr>& batch) {
   } else {
     forgetAll();
   }
-  // Durable (or failed as a whole) now: only from here on may anyone learn
-  // that a message is stored.
-  Seq newest = outcome.ok() ? newestMessageId() : 0;
+  // Committed (or failed as a whole). The ids come from the jobs rather than
+  // a query: a query that failed here would leave the batch's messages
+  // hidden from readers until some later batch moved the mark past them.
+  Seq newest = 0;
+  if (outcome.ok()) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (results[i].ok()) newest = std::max(newest, batch[i]->storedMessageId());
+    }
+  }
   handOver(Untold{std::move(batch), std::move(results), outcome, newest});
 }
 

@@ -64,6 +64,9 @@ class SqliteWriter {
     // thread, in commit order: `status` is run()'s, or the commit's error.
     // Must not block.
     virtual void finish(const Status& status) = 0;
+    // The id of the message run() stored, 0 for none. Once the batch has
+    // committed and been synced, readers show messages up to the newest.
+    virtual Seq storedMessageId() const { return 0; }
   };
   using JobPtr = std::unique_ptr<Job>;
 
@@ -134,9 +137,11 @@ class SqliteWriter {
     std::vector<JobPtr> batch;
     std::vector<Status> results;
     Status outcome;     // the commit's; when not ok, every job failed with it
-    Seq newest_id = 0;  // the newest message id once it committed
+    Seq newest_id = 0;  // the newest message id it stored (0: none)
   };
-  // The newest message id committed: the largest rowid of messages.
+  // The newest message id committed: the largest rowid of messages (0 when
+  // there is no such table, as for a writer tested alone). At start only;
+  // afterwards each batch's jobs say what they stored.
   Seq newestMessageId();
   // make_durable_, and a failure is fatal (see completionLoop).
   void makeDurableOrDie();

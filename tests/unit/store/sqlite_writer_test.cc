@@ -227,12 +227,16 @@ class MessageJob final : public SqliteWriter::Job {
   Status run(SqliteWriter&, SqliteDb& db) override {
     auto insert = db.prepare("INSERT INTO messages(body) VALUES ('hi')");
     if (!insert.ok()) return insert.status();
-    return db.stmt(insert.value()).exec();
+    Status st = db.stmt(insert.value()).exec();
+    id_ = st.ok() ? db.lastInsertId() : 0;
+    return st;
   }
   void finish(const Status&) override { told_->store(true); }
+  Seq storedMessageId() const override { return id_; }
 
  private:
   std::atomic<bool>* told_;
+  Seq id_ = 0;
 };
 
 TEST(SqliteWriterTest, TheDurableMessageIdMovesOnlyAfterTheSyncThatCoversIt) {

@@ -86,6 +86,11 @@ class SqliteDb {
   Status error(const char* what) const;
   int64_t lastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
+  // Rows changed by every statement completed on this connection so far (a
+  // statement that failed and was undone adds nothing).
+  int64_t totalChanges() const { return sqlite3_total_changes64(db_); }
+  // A transaction is open (SQLite ends one by itself after some errors).
+  bool inTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
   sqlite3* raw() { return db_; }
 
  private:

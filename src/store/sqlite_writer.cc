@@ -8,6 +8,16 @@
 #include <cstdlib>
 
 namespace parley {
+namespace {
+
+// A request the job turned down (a conflict, a full group, a sender who is
+// not a member): the database is fine. Errors of the database itself (busy,
+// I/O, out of memory) are not refusals.
+bool isRefusal(const Status& status) {
+  return !status.ok() && !status.isUnavailable() && status.code() != Code::kInternal;
+}
+
+}  // namespace
 
 SqliteWriter::SqliteWriter(SqliteDb& db, size_t max_queued, MakeDurable make_durable)
     : db_(db), max_queued_(max_queued), make_durable_(std::move(make_durable)) {
@@ -103,8 +113,17 @@ void SqliteWriter::runBatch(std::vector<JobPtr>& batch) {
   if (outcome.ok()) {
     for (size_t i = 0; i < batch.size() && !job_failed; ++i) {
       undo_.clear();
+      const int64_t changes_before = db_.totalChanges();
       results[i] = batch[i]->run(*this, db_);
-      job_failed = !results[i].ok();
+      // A job that refused before changing anything (no row, no cached
+      // seq) leaves the transaction as it found it: the batch goes on. Only
+      // a job that failed part-way costs the batch its rollback, the run
+      // again with savepoints and the caches — so a client repeating a
+      // refused request (joining a group it is in) cannot make every
+      // batch pay for that.
+      job_failed =
+          !results[i].ok() && !(isRefusal(results[i]) && undo_.empty() &&
+                                db_.totalChanges() == changes_before && db_.inTransaction());
     }
     undo_.clear();
     if (job_failed) {

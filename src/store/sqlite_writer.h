@@ -1,9 +1,10 @@
 // SqliteWriter: the one thread that writes to a SqliteStore's file. Writes
 // are jobs in a bounded queue; the thread takes every job queued (up to
-// kMaxBatch), runs them in ONE transaction (should one fail, the batch runs
-// again with each job inside its own SAVEPOINT, so a failing job undoes only
-// itself), commits, and only once the commit is durable tells each job how it
-// ended. This is group commit without a thread per waiting write: callers may
+// kMaxBatch), runs them in ONE transaction (should one fail after changing
+// something, the batch runs again with each job inside its own SAVEPOINT, so a
+// failing job undoes only itself; one that refuses before changing anything
+// just leaves its error), commits, and only once the commit is durable tells
+// each job how it ended. This is group commit without a thread per waiting write: callers may
 // queue a job and return (SqliteStore's asynchronous appends), so a batch can
 // hold thousands of messages, not just one per blocking-pool thread.
 //

@@ -147,6 +147,111 @@ TEST(SqliteWriterTest, QueuedCountsTheJobsWaitingForABatch) {
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 
+// Inserts `value` into u (unique) and counts its runs; `refuse` makes it
+// fail with a conflict, before writing (`write_first` false) or after
+// writing a row of its own.
+class ScriptedJob final : public SqliteWriter::Job {
+ public:
+  struct Seen {
+    std::atomic<int> runs{0};
+    std::atomic<bool> told{false};
+    Status result;
+  };
+  ScriptedJob(int value, bool refuse, bool write_first, Seen* seen)
+      : value_(value), refuse_(refuse), write_first_(write_first), seen_(seen) {}
+  Status run(SqliteWriter&, SqliteDb& db) override {
+    seen_->runs++;
+    if (refuse_ && !write_first_) return Status::Conflict("refused before writing");
+    auto insert = db.prepare("INSERT INTO u(v) VALUES (?)");
+    if (!insert.ok()) return insert.status();
+    Status st = db.stmt(insert.value()).bind(1, value_).exec();
+    if (!st.ok()) return st;
+    return refuse_ ? Status::Conflict("refused after writing") : Status::Ok();
+  }
+  void finish(const Status& status) override {
+    seen_->result = status;
+    seen_->told = true;
+  }
+
+ private:
+  const int value_;
+  const bool refuse_;
+  const bool write_first_;
+  Seen* seen_;
+};
+
+// Runs the jobs as one batch (queued while the writer is held) and returns
+// the values committed.
+std::vector<int64_t> runOneBatch(const char* name,
+                                 const std::vector<std::unique_ptr<ScriptedJob>>& jobs) {
+  std::string path = tempDb(name);
+  SqliteDb db;
+  EXPECT_TRUE(db.open(path, /*read_only=*/false).ok());
+  EXPECT_TRUE(db.execScript("PRAGMA journal_mode=WAL; CREATE TABLE u(v INTEGER UNIQUE);").ok());
+  std::vector<ScriptedJob::Seen*> seen;
+  {
+    SqliteWriter writer(db, 100, [] { return Status::Ok(); });
+    writer.runBetweenBatches([&] {
+      for (const auto& job : jobs) {
+        // The writer owns what it is given; the test keeps the originals.
+        struct Borrowed final : SqliteWriter::Job {
+          explicit Borrowed(ScriptedJob* j) : job(j) {}
+          Status run(SqliteWriter& w, SqliteDb& d) override { return job->run(w, d); }
+          void finish(const Status& st) override { job->finish(st); }
+          ScriptedJob* job;
+        };
+        writer.submit(std::make_unique<Borrowed>(job.get()));
+      }
+    });
+    writer.stop();
+  }
+  std::vector<int64_t> values;
+  auto select = db.prepare("SELECT v FROM u ORDER BY v");
+  EXPECT_TRUE(select.ok());
+  Stmt s = db.stmt(select.value());
+  while (s.step()) values.push_back(s.int64(0));
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+  return values;
+}
+
+TEST(SqliteWriterTest, AJobRefusingBeforeItWritesLeavesTheBatchAlone) {
+  ScriptedJob::Seen a, b, c;
+  std::vector<std::unique_ptr<ScriptedJob>> jobs;
+  jobs.push_back(std::make_unique<ScriptedJob>(1, false, false, &a));
+  jobs.push_back(std::make_unique<ScriptedJob>(2, true, false, &b));
+  jobs.push_back(std::make_unique<ScriptedJob>(3, false, false, &c));
+  EXPECT_EQ(runOneBatch("refuse-clean", jobs), (std::vector<int64_t>{1, 3}));
+  EXPECT_TRUE(a.result.ok());
+  EXPECT_TRUE(b.result.isConflict());
+  EXPECT_TRUE(c.result.ok());
+  EXPECT_EQ(a.runs.load(), 1) << "no rollback and second run for the others";
+  EXPECT_EQ(c.runs.load(), 1);
+}
+
+TEST(SqliteWriterTest, AJobFailingAfterItWroteUndoesOnlyItself) {
+  // The same for a constraint error (the failed statement undid itself) ...
+  ScriptedJob::Seen a, dup, c;
+  std::vector<std::unique_ptr<ScriptedJob>> jobs;
+  jobs.push_back(std::make_unique<ScriptedJob>(1, false, false, &a));
+  jobs.push_back(std::make_unique<ScriptedJob>(1, false, false, &dup));
+  jobs.push_back(std::make_unique<ScriptedJob>(3, false, false, &c));
+  EXPECT_EQ(runOneBatch("refuse-constraint", jobs), (std::vector<int64_t>{1, 3}));
+  EXPECT_TRUE(dup.result.isConflict());
+  EXPECT_EQ(a.runs.load(), 1);
+  // ... but a job that wrote a row and then failed makes the batch run again
+  // with savepoints, and its row is gone.
+  ScriptedJob::Seen x, y, z;
+  jobs.clear();
+  jobs.push_back(std::make_unique<ScriptedJob>(1, false, false, &x));
+  jobs.push_back(std::make_unique<ScriptedJob>(2, true, true, &y));
+  jobs.push_back(std::make_unique<ScriptedJob>(3, false, false, &z));
+  EXPECT_EQ(runOneBatch("refuse-late", jobs), (std::vector<int64_t>{1, 3}));
+  EXPECT_TRUE(x.result.ok());
+  EXPECT_TRUE(y.result.isConflict());
+  EXPECT_TRUE(z.result.ok());
+  EXPECT_EQ(x.runs.load(), 2) << "the optimistic pass, then the one with savepoints";
+}
+
 // Inserts one ~3 KB row (about a WAL frame), taking 100 us so that the
 // writer appends ~10 frames a millisecond, a pace a checkpoint cycle can
 // keep up with; its finish() makes room for the feeder's next job.

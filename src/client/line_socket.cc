@@ -17,65 +17,123 @@
 #include <cstring>
 
 namespace parley::client {
-namespace {
 
-// Starts a non-blocking connect and waits for it at most `timeout`, so an
-// unreachable address costs seconds, not the kernel's two minutes.
-int connectOne(const addrinfo* a, std::chrono::milliseconds timeout, std::string* error) {
-  int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-  if (fd < 0) {
-    *error = std::strerror(errno);
-    return -1;
-  }
-  int flags = fcntl(fd, F_GETFL, 0);
-  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-  int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
-  if (rc < 0 && errno == EINPROGRESS) {
-    pollfd p{fd, POLLOUT, 0};
-    do {
-      rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
-    } while (rc < 0 && errno == EINTR);
-    if (rc == 0) {
-      *error = "timed out";
-      ::close(fd);
-      return -1;
-    }
-    int so_error = 0;
-    socklen_t len = sizeof so_error;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
-    rc = so_error == 0 ? 0 : -1;
-    errno = so_error;
-  }
-  if (rc < 0) {
-    *error = std::strerror(errno);
-    ::close(fd);
-    return -1;
-  }
-  fcntl(fd, F_SETFL, flags);  // back to blocking writes
-  int one = 1;
-  // Chat lines are small and interactive: do not hold them back (Nagle).
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
-}  // namespace
-
-bool LineSocket::connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
-                         std::string* error) {
+LineSocket::Step LineSocket::beginConnect(const std::string& host, uint16_t port,
+                                          std::chrono::milliseconds timeout, std::string* error) {
   close();
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
+  // A name is resolved here, blocking: for an address or /etc/hosts that is
+  // immediate; a slow resolver delays this one call.
   int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
   if (rc != 0) {
     *error = gai_strerror(rc);
-    return false;
+    return Step::kFailed;
   }
-  for (addrinfo* a = res; a && fd_ < 0; a = a->ai_next) fd_ = connectOne(a, timeout, error);
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    Address address;
+    std::memcpy(&address.storage, a->ai_addr, a->ai_addrlen);
+    address.length = a->ai_addrlen;
+    address.family = a->ai_family;
+    address.protocol = a->ai_protocol;
+    addresses_.push_back(address);
+  }
   freeaddrinfo(res);
-  if (fd_ >= 0 && tls_ && !startTls(host, timeout, error)) close();
-  return fd_ >= 0;
+  host_ = host;
+  timeout_ = timeout;
+  next_address_ = 0;
+  return tryNextAddress(error);
+}
+
+LineSocket::Step LineSocket::tryNextAddress(std::string* error) {
+  while (next_address_ < addresses_.size()) {
+    const Address& a = addresses_[next_address_++];
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::socket(a.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, a.protocol);
+    if (fd_ < 0) {
+      *error = std::strerror(errno);
+      continue;
+    }
+    deadline_ = std::chrono::steady_clock::now() + timeout_;
+    phase_ = Phase::kTcp;
+    int rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&a.storage), a.length);
+    if (rc == 0 || errno == EINPROGRESS) return rc == 0 ? tcpConnected(error) : Step::kPending;
+    *error = std::strerror(errno);
+  }
+  close();
+  return Step::kFailed;
+}
+
+LineSocket::Step LineSocket::continueConnect(std::string* error) {
+  if (phase_ == Phase::kTls) return stepTls(error);
+  if (phase_ != Phase::kTcp) {
+    *error = "not connecting";
+    return Step::kFailed;
+  }
+  pollfd p{fd_, POLLOUT, 0};
+  int ready;
+  do {
+    ready = ::poll(&p, 1, 0);
+  } while (ready < 0 && errno == EINTR);
+  if (ready <= 0) {
+    if (std::chrono::steady_clock::now() < deadline_) return Step::kPending;
+    *error = "timed out";  // an unreachable address costs seconds, not the kernel's minutes
+    return tryNextAddress(error);
+  }
+  int so_error = 0;
+  socklen_t len = sizeof so_error;
+  getsockopt(fd_, SOL_SOCKET, SO_ERROR, &so_error, &len);
+  if (so_error != 0) {
+    *error = std::strerror(so_error);
+    return tryNextAddress(error);
+  }
+  return tcpConnected(error);
+}
+
+LineSocket::Step LineSocket::tcpConnected(std::string* error) {
+  int one = 1;
+  // Chat lines are small and interactive: do not hold them back (Nagle).
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  addresses_.clear();
+  if (tls_) {
+    deadline_ = std::chrono::steady_clock::now() + timeout_;
+    if (!startTls(error)) {
+      close();
+      return Step::kFailed;
+    }
+    return stepTls(error);
+  }
+  // Plain connections write blocking (a chat line is small and the server
+  // reads promptly) and read with MSG_DONTWAIT.
+  fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL, 0) & ~O_NONBLOCK);
+  phase_ = Phase::kOpen;
+  return Step::kConnected;
+}
+
+short LineSocket::waitEvents() const {
+  if (phase_ == Phase::kTcp) return POLLOUT;
+  if (phase_ == Phase::kTls) return tls_wants_;
+  return POLLIN;
+}
+
+bool LineSocket::connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
+                         std::string* error) {
+  Step step = beginConnect(host, port, timeout, error);
+  while (step == Step::kPending) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline_ - std::chrono::steady_clock::now());
+    pollfd p{fd_, waitEvents(), 0};
+    int rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+    if (rc < 0 && errno != EINTR) {
+      *error = std::strerror(errno);
+      close();
+      return false;
+    }
+    step = continueConnect(error);
+  }
+  return step == Step::kConnected;
 }
 
 LineSocket::~LineSocket() {
@@ -99,6 +157,8 @@ void LineSocket::close() {
   }
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  phase_ = Phase::kClosed;
+  addresses_.clear();
   buffer_ = LineBuffer();
 }
 
@@ -129,8 +189,7 @@ bool waitFor(int fd, int ssl_error, int timeout_ms) {
 
 }  // namespace
 
-bool LineSocket::startTls(const std::string& host, std::chrono::milliseconds timeout,
-                          std::string* error) {
+bool LineSocket::startTls(std::string* error) {
   if (!ctx_) {
     ctx_ = SSL_CTX_new(TLS_client_method());
     if (!ctx_) {
@@ -153,34 +212,40 @@ bool LineSocket::startTls(const std::string& host, std::chrono::milliseconds tim
   // The certificate must name the host we asked for: an address as an IP
   // SAN, a name as a DNS SAN (which is also sent as SNI).
   in6_addr probe{};
-  bool is_address = inet_pton(AF_INET, host.c_str(), &probe) == 1 ||
-                    inet_pton(AF_INET6, host.c_str(), &probe) == 1;
+  bool is_address = inet_pton(AF_INET, host_.c_str(), &probe) == 1 ||
+                    inet_pton(AF_INET6, host_.c_str(), &probe) == 1;
   if (is_address) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host_.c_str());
   } else {
-    SSL_set_tlsext_host_name(ssl_, host.c_str());
-    SSL_set1_host(ssl_, host.c_str());
+    SSL_set_tlsext_host_name(ssl_, host_.c_str());
+    SSL_set1_host(ssl_, host_.c_str());
   }
-  // Non-blocking from here on: the handshake keeps to `timeout`, and reads
-  // must return when OpenSSL has nothing more decrypted.
-  fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL, 0) | O_NONBLOCK);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int rc = SSL_connect(ssl_);
-    if (rc == 1) return true;
-    int err = SSL_get_error(ssl_, rc);
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) && left.count() > 0 &&
-        waitFor(fd_, err, static_cast<int>(left.count()))) {
-      continue;
-    }
-    long verify = SSL_get_verify_result(ssl_);
-    *error = verify != X509_V_OK
-                 ? std::string("TLS: server certificate: ") + X509_verify_cert_error_string(verify)
-                 : tlsError("TLS handshake failed");
-    return false;
+  // The socket stays non-blocking: the handshake keeps to the deadline, and
+  // reads must return when OpenSSL has nothing more decrypted.
+  phase_ = Phase::kTls;
+  return true;
+}
+
+LineSocket::Step LineSocket::stepTls(std::string* error) {
+  int rc = SSL_connect(ssl_);
+  if (rc == 1) {
+    phase_ = Phase::kOpen;
+    return Step::kConnected;
   }
+  int err = SSL_get_error(ssl_, rc);
+  if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) &&
+      std::chrono::steady_clock::now() < deadline_) {
+    tls_wants_ = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+    return Step::kPending;
+  }
+  long verify = SSL_get_verify_result(ssl_);
+  *error = verify != X509_V_OK
+               ? std::string("TLS: server certificate: ") + X509_verify_cert_error_string(verify)
+           : err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE
+               ? std::string("TLS handshake timed out")
+               : tlsError("TLS handshake failed");
+  close();
+  return Step::kFailed;
 }
 
 bool LineSocket::sendTls(const std::string& data) {

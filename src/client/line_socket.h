@@ -6,10 +6,13 @@
 // the terminal loop can poll() it beside stdin.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/line_buffer.h"
 
@@ -30,11 +33,27 @@ class LineSocket {
   void useTls(const std::string& ca_file);
 
   // Connects to `host` (a name or an address) trying each of its addresses,
-  // each within `timeout`. False with `error` set when none answered.
+  // each within `timeout` (and the TLS handshake within another). False with
+  // `error` set when none answered. Blocks until then.
   bool connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
                std::string* error);
+
+  // The same without blocking, for a caller with a poll loop of its own (the
+  // terminal stays live while a reconnect waits for an unreachable server):
+  // beginConnect() starts on the first address; while connecting(), poll
+  // fd() for waitEvents() until deadline(), then call continueConnect(),
+  // which moves on (the next address, the TLS handshake) or tells the end.
+  enum class Step { kConnected, kPending, kFailed };
+  Step beginConnect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
+                    std::string* error);
+  Step continueConnect(std::string* error);
+  bool connecting() const { return phase_ == Phase::kTcp || phase_ == Phase::kTls; }
+  short waitEvents() const;
+  std::chrono::steady_clock::time_point deadline() const { return deadline_; }
+
   void close();
-  bool connected() const { return fd_ >= 0; }
+  bool connected() const { return phase_ == Phase::kOpen; }
+  // The socket, or -1: while connecting too (poll it for waitEvents()).
   int fd() const { return fd_; }
 
   // Writes `line` + "\n" completely. False if the connection broke.
@@ -47,10 +66,28 @@ class LineSocket {
   bool overflowed() const { return buffer_.overflowed(); }
 
  private:
-  bool startTls(const std::string& host, std::chrono::milliseconds timeout, std::string* error);
+  enum class Phase { kClosed, kTcp, kTls, kOpen };
+  struct Address {
+    sockaddr_storage storage;
+    socklen_t length = 0;
+    int family = 0;
+    int protocol = 0;
+  };
+  // Starts a non-blocking connect to the next address (closing the last).
+  Step tryNextAddress(std::string* error);
+  Step tcpConnected(std::string* error);
+  bool startTls(std::string* error);
+  Step stepTls(std::string* error);
   bool sendTls(const std::string& data);
   bool readTls();
 
+  Phase phase_ = Phase::kClosed;
+  std::vector<Address> addresses_;  // while connecting
+  size_t next_address_ = 0;
+  std::string host_;  // the name the certificate must carry
+  std::chrono::milliseconds timeout_{0};
+  std::chrono::steady_clock::time_point deadline_{};  // of the address or the handshake
+  short tls_wants_ = 0;                               // POLLIN or POLLOUT
   int fd_ = -1;
   LineBuffer buffer_;
   bool tls_ = false;

@@ -147,9 +147,14 @@ class Shell {
       };
       if (reconnect_at_) until(*reconnect_at_);
       if (socket_.connected()) until(last_sent_ + kKeepalive);
+      // A reconnect in progress waits in this poll too, so typing and
+      // /quit are never held up by a server that does not answer.
+      const bool connecting = socket_.connecting();
+      if (connecting) until(socket_.deadline());
       if (quitting_) timeout = std::min(timeout, milliseconds(50));
 
-      pollfd fds[2] = {{-1, POLLIN, 0}, {socket_.fd(), POLLIN, 0}};
+      pollfd fds[2] = {{-1, POLLIN, 0},
+                       {socket_.fd(), connecting ? socket_.waitEvents() : short{POLLIN}, 0}};
       // Piped input waits while disconnected (and while logging in again):
       // a script's lines are sent once the session is back, or the client
       // gives up on it; never queued past the queue's bound, or dropped at
@@ -164,7 +169,12 @@ class Shell {
         exit_code_ = 1;
         return;
       }
-      if (n > 0 && socket_.connected() && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      if (connecting) {
+        if (fds[1].revents != 0 || Clock::now() >= socket_.deadline()) {
+          std::string error;
+          onConnectStep(socket_.continueConnect(&error), error);
+        }
+      } else if (n > 0 && socket_.connected() && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
         onSocketReadable();
       }
       if (n > 0 && fds[0].fd >= 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
@@ -313,7 +323,14 @@ class Shell {
   void tryReconnect() {
     reconnect_at_.reset();
     std::string error;
-    if (!socket_.connect(options_.host, options_.port, kConnectTimeout, &error)) {
+    onConnectStep(socket_.beginConnect(options_.host, options_.port, kConnectTimeout, &error),
+                  error);
+  }
+
+  // Where a reconnect got to: pending ones go on in loop()'s poll.
+  void onConnectStep(LineSocket::Step step, const std::string& error) {
+    if (step == LineSocket::Step::kPending) return;
+    if (step == LineSocket::Step::kFailed) {
       scheduleReconnect("cannot connect to " + options_.host + ":" + std::to_string(options_.port) +
                         " (" + error + ")");
       return;

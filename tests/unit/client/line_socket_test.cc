@@ -1,0 +1,129 @@
+// LineSocket's connect without blocking: what lets the terminal stay live
+// while a reconnect waits for a server that does not answer.
+#include "client/line_socket.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace parley::client {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A listening socket on 127.0.0.1, port chosen by the kernel.
+struct Listener {
+  explicit Listener(int backlog) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd, backlog), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~Listener() { ::close(fd); }
+  int fd = -1;
+  uint16_t port = 0;
+};
+
+// Drives a non-blocking connect the way the terminal's loop does.
+LineSocket::Step finish(LineSocket& socket, LineSocket::Step step, std::string* error) {
+  while (step == LineSocket::Step::kPending) {
+    auto left = std::chrono::duration_cast<milliseconds>(socket.deadline() -
+                                                         std::chrono::steady_clock::now());
+    pollfd p{socket.fd(), socket.waitEvents(), 0};
+    ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+    step = socket.continueConnect(error);
+  }
+  return step;
+}
+
+TEST(LineSocketTest, ConnectsWithoutBlockingAndCarriesLines) {
+  Listener server(8);
+  LineSocket socket;
+  std::string error;
+  auto step = socket.beginConnect("127.0.0.1", server.port, milliseconds(5000), &error);
+  EXPECT_FALSE(socket.connected());
+  ASSERT_EQ(finish(socket, step, &error), LineSocket::Step::kConnected) << error;
+  EXPECT_TRUE(socket.connected());
+  EXPECT_FALSE(socket.connecting());
+  int peer = ::accept(server.fd, nullptr, nullptr);
+  ASSERT_GE(peer, 0);
+  ASSERT_TRUE(socket.sendLine(R"({"op":"ping"})"));
+  char buf[64] = {};
+  ASSERT_GT(::recv(peer, buf, sizeof buf - 1, 0), 0);
+  EXPECT_EQ(std::string(buf), "{\"op\":\"ping\"}\n");
+  ASSERT_EQ(::send(peer, "{\"ok\":true}\n", 12, 0), 12);
+  pollfd p{socket.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1);
+  ASSERT_TRUE(socket.readAvailable());
+  EXPECT_EQ(socket.popLine(), std::optional<std::string>("{\"ok\":true}"));
+  ::close(peer);
+}
+
+TEST(LineSocketTest, ARefusedConnectFailsWithTheReason) {
+  uint16_t port;
+  {
+    Listener gone(1);
+    port = gone.port;
+  }  // closed: nothing listens there now
+  LineSocket socket;
+  std::string error;
+  auto step = socket.beginConnect("127.0.0.1", port, milliseconds(5000), &error);
+  EXPECT_EQ(finish(socket, step, &error), LineSocket::Step::kFailed);
+  EXPECT_NE(error.find("refused"), std::string::npos) << error;
+  EXPECT_FALSE(socket.connected());
+  EXPECT_FALSE(socket.connecting());
+  EXPECT_EQ(socket.fd(), -1);
+}
+
+TEST(LineSocketTest, AServerThatDoesNotAnswerLeavesTheConnectPendingUntilItsDeadline) {
+  // A listener whose accept queue is full drops further SYNs, as an
+  // unreachable host would: a connect to it stays in progress.
+  Listener server(0);
+  std::vector<int> fillers;
+  bool full = false;
+  for (int i = 0; i < 8 && !full; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(server.port);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    pollfd p{fd, POLLOUT, 0};
+    full = ::poll(&p, 1, 300) == 0;
+    fillers.push_back(fd);
+  }
+  ASSERT_TRUE(full) << "the listener kept accepting connections";
+  LineSocket socket;
+  std::string error;
+  auto step = socket.beginConnect("127.0.0.1", server.port, milliseconds(300), &error);
+  ASSERT_EQ(step, LineSocket::Step::kPending) << "beginConnect waited for the server";
+  EXPECT_TRUE(socket.connecting());
+  EXPECT_FALSE(socket.connected());
+  EXPECT_EQ(socket.waitEvents(), POLLOUT);
+  EXPECT_EQ(socket.continueConnect(&error), LineSocket::Step::kPending)
+      << "asked again before the deadline: still waiting";
+  EXPECT_EQ(finish(socket, LineSocket::Step::kPending, &error), LineSocket::Step::kFailed);
+  EXPECT_EQ(error, "timed out");
+  EXPECT_FALSE(socket.connecting());
+  std::string blocking_error;
+  EXPECT_FALSE(socket.connect("127.0.0.1", server.port, milliseconds(300), &blocking_error))
+      << "the blocking connect gives up at the same deadline";
+  EXPECT_EQ(blocking_error, "timed out");
+  for (int fd : fillers) ::close(fd);
+}
+
+}  // namespace
+}  // namespace parley::client

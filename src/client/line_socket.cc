@@ -123,8 +123,8 @@ bool LineSocket::connect(const std::string& host, uint16_t port, std::chrono::mi
                          std::string* error) {
   Step step = beginConnect(host, port, timeout, error);
   while (step == Step::kPending) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline_ - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
     pollfd p{fd_, waitEvents(), 0};
     int rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
     if (rc < 0 && errno != EINTR) {
@@ -152,9 +152,13 @@ void LineSocket::useTls(const std::string& ca_file) {
 
 void LineSocket::close() {
   if (ssl_) {
-    SSL_shutdown(ssl_);  // sends close_notify if it can; never waits for the server's
+    // close_notify if it can, never waiting for the server's; not for a
+    // handshake that never finished (OpenSSL would only queue an error that
+    // the next connect's message then reports instead of its own).
+    if (SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
     SSL_free(ssl_);
     ssl_ = nullptr;
+    ERR_clear_error();
   }
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

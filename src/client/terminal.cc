@@ -142,7 +142,9 @@ class Shell {
 
       milliseconds timeout = kKeepalive;
       auto until = [&](Clock::time_point t) {
-        auto d = std::chrono::duration_cast<milliseconds>(t - now);
+        // Rounded up: rounded down, poll() would wake just before `t` and
+        // spin until it.
+        auto d = std::chrono::ceil<milliseconds>(t - now);
         timeout = std::clamp(d, milliseconds(0), timeout);
       };
       if (reconnect_at_) until(*reconnect_at_);

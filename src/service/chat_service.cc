@@ -223,11 +223,12 @@ Status ChatService::friendLimitReached(const User& me, const User& other) {
   // Which side is at the limit, for the message: counted again after the
   // store refused (should a friendship have gone meanwhile, the other side is
   // named).
+  const std::string limit = " the limit of " + std::to_string(options_.max_friends) + " friends";
   auto mine = store_.listFriends(me.id);
-  const bool me_full = mine.ok() && mine->size() >= options_.max_friends;
-  return Status::Forbidden((me_full ? std::string("you have") : other.name + " has") +
-                           " reached the limit of " + std::to_string(options_.max_friends) +
-                           " friends");
+  if (!mine.ok()) return Status::Forbidden("you or " + other.name + " reached" + limit);
+  const bool me_full = mine->size() >= options_.max_friends;
+  return Status::Forbidden((me_full ? std::string("you have") : other.name + " has") + " reached" +
+                           limit);
 }
 
 Result<Reply> ChatService::addFriend(const User& me, const std::string& name) {

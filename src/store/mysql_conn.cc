@@ -101,11 +101,12 @@ Status MysqlConn::fail(const char* what, unsigned err, const std::string& msg) {
 
 Status MysqlConn::exec(const char* sql, const std::vector<SqlValue>& params,
                        std::vector<SqlRow>* rows) {
+  // retryable() speaks of this statement only: a flag left over from an
+  // earlier failure on this pooled connection would make run() repeat a
+  // unit of work that failed for a reason of its own ("the group is full").
+  retryable_ = false;
   Status st = ensureConnected();
-  if (!st.ok()) {
-    retryable_ = false;
-    return st;
-  }
+  if (!st.ok()) return st;
   MYSQL_STMT* stmt = nullptr;
   if (auto it = stmts_.find(sql); it != stmts_.end()) {
     stmt = it->second;
@@ -194,6 +195,7 @@ Status MysqlConn::exec(const char* sql, const std::vector<SqlValue>& params,
 }
 
 Status MysqlConn::begin() {
+  retryable_ = false;  // as in exec()
   Status st = ensureConnected();
   if (!st.ok()) return st;
   if (mysql_autocommit(mysql_, 0) != 0)

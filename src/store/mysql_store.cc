@@ -261,6 +261,7 @@ Status MysqlStore::addMember(GroupId group, UserId user, TimestampMs now, size_t
     std::vector<SqlRow> rows;
     Status r = c.exec("SELECT id FROM chat_groups WHERE id = ? FOR UPDATE", {group}, &rows);
     if (!r.ok()) return r;
+    if (rows.empty()) return Status::NotFound("no such group");
     rows.clear();
     r = c.exec("SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?", {group, user},
                &rows);

@@ -31,12 +31,14 @@ class MysqlStore final : public Store {
   Result<UserCredentials> findCredentials(const std::string& name) override;
   Result<User> findUser(const std::string& name) override;
   Result<User> findUserById(UserId id) override;
+  using Store::addFriendship;  // the overload without a limit
   Status addFriendship(UserId a, UserId b, TimestampMs now, size_t max_friends) override;
   Result<bool> areFriends(UserId a, UserId b) override;
   Result<std::vector<User>> listFriends(UserId user) override;
   Result<Group> createGroup(const std::string& name, const std::string& desc, UserId owner,
                             TimestampMs now) override;
   Result<Group> findGroup(const std::string& name) override;
+  using Store::addMember;
   Status addMember(GroupId group, UserId user, TimestampMs now, size_t max_members) override;
   Status removeMember(GroupId group, UserId user) override;
   Result<std::string> memberRole(GroupId group, UserId user) override;

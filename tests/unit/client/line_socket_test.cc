@@ -75,11 +75,16 @@ TEST(LineSocketTest, ConnectsWithoutBlockingAndCarriesLines) {
 }
 
 TEST(LineSocketTest, ARefusedConnectFailsWithTheReason) {
-  uint16_t port;
-  {
-    Listener gone(1);
-    port = gone.port;
-  }  // closed: nothing listens there now
+  // A port held by a socket that does not listen: connects to it are
+  // refused, and no other process can start listening there meanwhile.
+  int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len);
+  const uint16_t port = ntohs(a.sin_port);
   LineSocket socket;
   std::string error;
   auto step = socket.beginConnect("127.0.0.1", port, milliseconds(5000), &error);
@@ -88,6 +93,7 @@ TEST(LineSocketTest, ARefusedConnectFailsWithTheReason) {
   EXPECT_FALSE(socket.connected());
   EXPECT_FALSE(socket.connecting());
   EXPECT_EQ(socket.fd(), -1);
+  ::close(holder);
 }
 
 TEST(LineSocketTest, AServerThatDoesNotAnswerLeavesTheConnectPendingUntilItsDeadline) {

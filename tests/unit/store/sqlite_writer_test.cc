@@ -228,8 +228,9 @@ TEST(SqliteWriterTest, AJobRefusingBeforeItWritesLeavesTheBatchAlone) {
   EXPECT_EQ(c.runs.load(), 1);
 }
 
-TEST(SqliteWriterTest, AJobFailingAfterItWroteUndoesOnlyItself) {
-  // The same for a constraint error (the failed statement undid itself) ...
+TEST(SqliteWriterTest, AConstraintErrorThatSqliteUndidIsARefusalToo) {
+  // The duplicate insert failed, and SQLite undid that statement: nothing
+  // of the job is left, so the batch goes on as for any refusal.
   ScriptedJob::Seen a, dup, c;
   std::vector<std::unique_ptr<ScriptedJob>> jobs;
   jobs.push_back(std::make_unique<ScriptedJob>(1, false, false, &a));
@@ -238,10 +239,14 @@ TEST(SqliteWriterTest, AJobFailingAfterItWroteUndoesOnlyItself) {
   EXPECT_EQ(runOneBatch("refuse-constraint", jobs), (std::vector<int64_t>{1, 3}));
   EXPECT_TRUE(dup.result.isConflict());
   EXPECT_EQ(a.runs.load(), 1);
-  // ... but a job that wrote a row and then failed makes the batch run again
-  // with savepoints, and its row is gone.
+  EXPECT_EQ(c.runs.load(), 1);
+}
+
+TEST(SqliteWriterTest, AJobFailingAfterItWroteUndoesOnlyItself) {
+  // A job that wrote a row and then failed makes the batch run again with
+  // savepoints, and its row is gone.
   ScriptedJob::Seen x, y, z;
-  jobs.clear();
+  std::vector<std::unique_ptr<ScriptedJob>> jobs;
   jobs.push_back(std::make_unique<ScriptedJob>(1, false, false, &x));
   jobs.push_back(std::make_unique<ScriptedJob>(2, true, true, &y));
   jobs.push_back(std::make_unique<ScriptedJob>(3, false, false, &z));

@@ -16,6 +16,7 @@
 
 #include "common/metrics.h"
 #include "service_instance.h"
+#include "store/mysql_conn.h"
 #include "store/mysql_store.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_schema.h"
@@ -980,6 +981,29 @@ TEST(MysqlOutageTest, UnavailableWhileDownThenRecovers) {
   g_mariadb->start();
   auto back = store->findUser("outage_user");
   EXPECT_TRUE(back.ok()) << back.status().toString();
+}
+
+TEST(MysqlConnTest, RetryableSpeaksOfTheLastStatementOnly) {
+  // MysqlStore::run() repeats a unit of work while retryable() is true; a
+  // flag left from an earlier failure would repeat work that refused for a
+  // reason of its own (three runs, 60 ms of sleeps, a pooled connection).
+  ASSERT_NE(g_mariadb, nullptr);
+  auto config = parseMysqlUrl(g_mariadb->url());
+  ASSERT_TRUE(config.ok());
+  MysqlConn conn(config.value());
+  std::vector<SqlRow> rows;
+  ASSERT_TRUE(conn.exec("SELECT CONNECTION_ID()", {}, &rows).ok());
+  ASSERT_EQ(rows.size(), 1u);
+  // The server ends this very connection: a lost link, which is retryable.
+  Status killed = conn.exec("KILL CONNECTION CONNECTION_ID()", {});
+  EXPECT_FALSE(killed.ok());
+  EXPECT_TRUE(conn.retryable()) << killed.toString();
+  rows.clear();
+  ASSERT_TRUE(conn.exec("SELECT 1", {}, &rows).ok()) << "reconnected";
+  EXPECT_FALSE(conn.retryable()) << "a statement that succeeded leaves nothing to retry";
+  ASSERT_TRUE(conn.begin().ok());
+  EXPECT_FALSE(conn.retryable());
+  conn.rollback();
 }
 
 TEST(MysqlUrlTest, Parses) {

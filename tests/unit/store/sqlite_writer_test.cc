@@ -242,6 +242,58 @@ TEST(SqliteWriterTest, AConstraintErrorThatSqliteUndidIsARefusalToo) {
   EXPECT_EQ(c.runs.load(), 1);
 }
 
+// Moves user 1's seq to 5 in the writer's cache, writes no row, then
+// refuses; or (`probe`) only reads user 1's seq, as the next message to
+// that user would.
+class SeqJob final : public SqliteWriter::Job {
+ public:
+  SeqJob(bool probe, Seq* seen) : probe_(probe), seen_(seen) {}
+  Status run(SqliteWriter& writer, SqliteDb& db) override {
+    if (probe_) {
+      auto last = writer.lastSeq(db, 1);
+      if (!last.ok()) return last.status();
+      *seen_ = last.value();
+      return Status::Ok();
+    }
+    auto before = writer.advance(db, 1, 5);
+    if (!before.ok()) return before.status();
+    return Status::Conflict("refused after moving a seq");
+  }
+  void finish(const Status&) override {}
+
+ private:
+  const bool probe_;
+  Seq* seen_;
+};
+
+TEST(SqliteWriterTest, AJobThatMovedASeqAndRefusedDoesNotLeaveItMoved) {
+  // No row changed, but the writer's cache of last seqs did: that is not a
+  // clean refusal. Were it taken for one, the next message to the user
+  // would get prev = 5, a seq that was never stored.
+  std::string path = tempDb("refuse-seq");
+  SqliteDb db;
+  ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
+  ASSERT_TRUE(db.execScript("PRAGMA journal_mode=WAL;"
+                            "CREATE TABLE users(id INTEGER PRIMARY KEY);"
+                            "CREATE TABLE direct_peers(user_id, peer_id);"
+                            "CREATE TABLE group_spans(user_id, group_id, after_id, until_id);"
+                            "CREATE TABLE messages(id INTEGER PRIMARY KEY, chat, sender_id);"
+                            "CREATE TABLE inbox(user_id, message_id);"
+                            "INSERT INTO users(id) VALUES (1);")
+                  .ok());
+  Seq seen = -1;
+  {
+    SqliteWriter writer(db, 100, [] { return Status::Ok(); });
+    writer.runBetweenBatches([&] {
+      writer.submit(std::make_unique<SeqJob>(false, nullptr));
+      writer.submit(std::make_unique<SeqJob>(true, &seen));
+    });
+    writer.stop();
+  }
+  EXPECT_EQ(seen, 0) << "user 1 has no message; the refused job's seq must not show";
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
 TEST(SqliteWriterTest, AJobFailingAfterItWroteUndoesOnlyItself) {
   // A job that wrote a row and then failed makes the batch run again with
   // savepoints, and its row is gone.

@@ -279,6 +279,8 @@ void SoakDriver::every(std::chrono::milliseconds period, std::function<void()> f
 void SoakDriver::start() {
   started_ = sending_ = true;
   started_at_ = Clock::now();
+  // For a test or script that injects faults once the load is running.
+  std::cerr << "  load started: " << conns_.size() << " connections logged in\n";
   deadline_ = started_at_ + std::chrono::duration_cast<Clock::duration>(
                                 std::chrono::duration<double>(o_.duration));
   sampleRss();

@@ -16,19 +16,56 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 namespace parley::client {
+
+// What the resolving thread hands over: the addresses and getaddrinfo's
+// code, and a pipe whose read end the caller polls (written once, when the
+// addresses are in). Owned by both, so a socket that gives up (timeout,
+// close) leaves the thread something valid to finish with.
+struct LineSocket::Resolution {
+  Resolution() = default;
+  Resolution(const Resolution&) = delete;
+  Resolution& operator=(const Resolution&) = delete;
+  ~Resolution() {
+    for (int fd : pipe) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  int pipe[2] = {-1, -1};
+  std::mutex mu;
+  bool done = false;  // guarded by mu, as are the two below
+  int rc = 0;
+  std::vector<Address> addresses;
+};
+
+namespace {
+
+constexpr addrinfo streamHints(int flags) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = flags;
+  return hints;
+}
+
+}  // namespace
 
 LineSocket::Step LineSocket::beginConnect(const std::string& host, uint16_t port,
                                           std::chrono::milliseconds timeout, std::string* error) {
   close();
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
+  host_ = host;
+  timeout_ = timeout;
+  next_address_ = 0;
+  const std::string service = std::to_string(port);
+  // An address needs no resolver: it is parsed here, at once.
+  const addrinfo hints = streamHints(AI_NUMERICHOST);
   addrinfo* res = nullptr;
-  // A name is resolved here, blocking: for an address or /etc/hosts that is
-  // immediate; a slow resolver delays this one call.
-  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+  if (rc == EAI_NONAME) return startResolving(service, error);  // a name
   if (rc != 0) {
     *error = gai_strerror(rc);
     return Step::kFailed;
@@ -42,11 +79,79 @@ LineSocket::Step LineSocket::beginConnect(const std::string& host, uint16_t port
     addresses_.push_back(address);
   }
   freeaddrinfo(res);
-  host_ = host;
-  timeout_ = timeout;
-  next_address_ = 0;
   return tryNextAddress(error);
 }
+
+LineSocket::Step LineSocket::startResolving(const std::string& service, std::string* error) {
+  auto resolution = std::make_shared<Resolution>();
+  if (::pipe2(resolution->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    *error = std::strerror(errno);
+    return Step::kFailed;
+  }
+  Resolver resolver = resolver_;
+  if (!resolver) {
+    resolver = [](const std::string& host, const std::string& service, const addrinfo& hints,
+                  addrinfo** result) {
+      return getaddrinfo(host.c_str(), service.c_str(), &hints, result);
+    };
+  }
+  try {
+    std::thread([resolution, resolver = std::move(resolver), host = host_, service] {
+      addrinfo* res = nullptr;
+      int rc = resolver(host, service, streamHints(0), &res);
+      std::vector<Address> addresses;
+      for (addrinfo* a = rc == 0 ? res : nullptr; a; a = a->ai_next) {
+        Address address;
+        std::memcpy(&address.storage, a->ai_addr, a->ai_addrlen);
+        address.length = a->ai_addrlen;
+        address.family = a->ai_family;
+        address.protocol = a->ai_protocol;
+        addresses.push_back(address);
+      }
+      if (res) freeaddrinfo(res);
+      {
+        std::lock_guard lock(resolution->mu);
+        resolution->rc = rc;
+        resolution->addresses = std::move(addresses);
+        resolution->done = true;
+      }
+      char one = 1;
+      [[maybe_unused]] ssize_t n = ::write(resolution->pipe[1], &one, 1);  // cannot be full
+    }).detach();
+  } catch (const std::system_error& e) {  // no thread to be had
+    *error = e.what();
+    return Step::kFailed;
+  }
+  resolution_ = std::move(resolution);
+  deadline_ = std::chrono::steady_clock::now() + timeout_;
+  phase_ = Phase::kResolving;
+  return Step::kPending;
+}
+
+LineSocket::Step LineSocket::stepResolving(std::string* error) {
+  bool done;
+  int rc;
+  {
+    std::lock_guard lock(resolution_->mu);
+    done = resolution_->done;
+    rc = resolution_->rc;
+    if (done && rc == 0) addresses_ = std::move(resolution_->addresses);
+  }
+  if (!done) {
+    if (std::chrono::steady_clock::now() < deadline_) return Step::kPending;
+    *error = "timed out resolving " + host_;
+  } else if (rc != 0) {
+    *error = gai_strerror(rc);
+  } else if (addresses_.empty()) {
+    *error = "no address for " + host_;
+  }
+  resolution_.reset();  // a thread still resolving holds its own share
+  phase_ = Phase::kClosed;
+  if (addresses_.empty()) return Step::kFailed;
+  return tryNextAddress(error);
+}
+
+int LineSocket::fd() const { return phase_ == Phase::kResolving ? resolution_->pipe[0] : fd_; }
 
 LineSocket::Step LineSocket::tryNextAddress(std::string* error) {
   while (next_address_ < addresses_.size()) {
@@ -68,6 +173,7 @@ LineSocket::Step LineSocket::tryNextAddress(std::string* error) {
 }
 
 LineSocket::Step LineSocket::continueConnect(std::string* error) {
+  if (phase_ == Phase::kResolving) return stepResolving(error);
   if (phase_ == Phase::kTls) return stepTls(error);
   if (phase_ != Phase::kTcp) {
     *error = "not connecting";
@@ -114,6 +220,7 @@ LineSocket::Step LineSocket::tcpConnected(std::string* error) {
 }
 
 short LineSocket::waitEvents() const {
+  if (phase_ == Phase::kResolving) return POLLIN;
   if (phase_ == Phase::kTcp) return POLLOUT;
   if (phase_ == Phase::kTls) return tls_wants_;
   return POLLIN;
@@ -125,7 +232,7 @@ bool LineSocket::connect(const std::string& host, uint16_t port, std::chrono::mi
   while (step == Step::kPending) {
     auto left =
         std::chrono::ceil<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
-    pollfd p{fd_, waitEvents(), 0};
+    pollfd p{fd(), waitEvents(), 0};
     int rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
     if (rc < 0 && errno != EINTR) {
       *error = std::strerror(errno);
@@ -163,6 +270,7 @@ void LineSocket::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   phase_ = Phase::kClosed;
+  resolution_.reset();
   addresses_.clear();
   buffer_ = LineBuffer();
 }

@@ -10,12 +10,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "client/line_buffer.h"
 
+struct addrinfo;
 struct ssl_st;
 struct ssl_ctx_st;
 
@@ -32,9 +35,16 @@ class LineSocket {
   // `ca_file` (PEM), or the system's when it is empty.
   void useTls(const std::string& ca_file);
 
+  // How a host name becomes addresses: getaddrinfo(3) unless a test slows
+  // it down. It runs on a thread of its own (see beginConnect).
+  using Resolver = std::function<int(const std::string& host, const std::string& service,
+                                     const addrinfo& hints, addrinfo** result)>;
+  void setResolver(Resolver resolver) { resolver_ = std::move(resolver); }
+
   // Connects to `host` (a name or an address) trying each of its addresses,
-  // each within `timeout` (and the TLS handshake within another). False with
-  // `error` set when none answered. Blocks until then.
+  // each within `timeout` (and the name's resolution and the TLS handshake
+  // within one more each). False with `error` set when none answered. Blocks
+  // until then.
   bool connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
                std::string* error);
 
@@ -42,19 +52,26 @@ class LineSocket {
   // terminal stays live while a reconnect waits for an unreachable server):
   // beginConnect() starts on the first address; while connecting(), poll
   // fd() for waitEvents() until deadline(), then call continueConnect(),
-  // which moves on (the next address, the TLS handshake) or tells the end.
+  // which moves on (the addresses once a name is resolved, the next address,
+  // the TLS handshake) or tells the end. A host name is resolved on a thread
+  // of its own, since getaddrinfo(3) cannot be polled and a slow DNS server
+  // would hold the caller for as long as it likes; one that takes longer
+  // than `timeout` fails the attempt and is left to finish on its own.
   enum class Step { kConnected, kPending, kFailed };
   Step beginConnect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
                     std::string* error);
   Step continueConnect(std::string* error);
-  bool connecting() const { return phase_ == Phase::kTcp || phase_ == Phase::kTls; }
+  bool connecting() const {
+    return phase_ == Phase::kResolving || phase_ == Phase::kTcp || phase_ == Phase::kTls;
+  }
   short waitEvents() const;
   std::chrono::steady_clock::time_point deadline() const { return deadline_; }
 
   void close();
   bool connected() const { return phase_ == Phase::kOpen; }
-  // The socket, or -1: while connecting too (poll it for waitEvents()).
-  int fd() const { return fd_; }
+  // The socket, or -1: while connecting too (poll it for waitEvents()); while
+  // a name is resolved, a pipe that turns readable when it is.
+  int fd() const;
 
   // Writes `line` + "\n" completely. False if the connection broke.
   bool sendLine(const std::string& line);
@@ -66,13 +83,16 @@ class LineSocket {
   bool overflowed() const { return buffer_.overflowed(); }
 
  private:
-  enum class Phase { kClosed, kTcp, kTls, kOpen };
+  enum class Phase { kClosed, kResolving, kTcp, kTls, kOpen };
   struct Address {
     sockaddr_storage storage;
     socklen_t length = 0;
     int family = 0;
     int protocol = 0;
   };
+  struct Resolution;  // shared with the resolving thread, which may outlive us
+  Step startResolving(const std::string& service, std::string* error);
+  Step stepResolving(std::string* error);
   // Starts a non-blocking connect to the next address (closing the last).
   Step tryNextAddress(std::string* error);
   Step tcpConnected(std::string* error);
@@ -82,7 +102,9 @@ class LineSocket {
   bool readTls();
 
   Phase phase_ = Phase::kClosed;
-  std::vector<Address> addresses_;  // while connecting
+  Resolver resolver_;
+  std::shared_ptr<Resolution> resolution_;  // while resolving
+  std::vector<Address> addresses_;          // while connecting
   size_t next_address_ = 0;
   std::string host_;  // the name the certificate must carry
   std::chrono::milliseconds timeout_{0};

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -12,6 +13,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -131,6 +134,89 @@ TEST(LineSocketTest, AServerThatDoesNotAnswerLeavesTheConnectPendingUntilItsDead
       << "the blocking connect gives up at the same deadline";
   EXPECT_EQ(blocking_error, "timed out");
   for (int fd : fillers) ::close(fd);
+}
+
+// A resolver that answers only when the test lets it: whatever the DNS
+// server does, the caller must not be the one waiting for it. Its state is
+// shared with the resolving thread, which may outlive the test's use of it.
+struct GatedResolver {
+  struct State {
+    std::promise<void> open;
+    std::shared_future<void> gate = open.get_future().share();
+    std::promise<void> returned;
+    int answer = 0;  // an EAI_ code, or 0 for 127.0.0.1
+  };
+  std::shared_ptr<State> state = std::make_shared<State>();
+  std::future<void> returned = state->returned.get_future();
+
+  void open() { state->open.set_value(); }
+  LineSocket::Resolver resolver() const {
+    return [state = state](const std::string&, const std::string& service, const addrinfo& hints,
+                           addrinfo** result) {
+      state->gate.wait();
+      int rc = state->answer != 0 ? state->answer
+                                  : getaddrinfo("127.0.0.1", service.c_str(), &hints, result);
+      state->returned.set_value();
+      return rc;
+    };
+  }
+};
+
+TEST(LineSocketTest, AHostNameIsResolvedWithoutHoldingTheCaller) {
+  Listener server(8);
+  GatedResolver dns;
+  LineSocket socket;
+  socket.setResolver(dns.resolver());
+  std::string error;
+  auto step = socket.beginConnect("chat.example", server.port, milliseconds(5000), &error);
+  ASSERT_EQ(step, LineSocket::Step::kPending) << "beginConnect waited for the resolver";
+  EXPECT_TRUE(socket.connecting());
+  EXPECT_EQ(socket.waitEvents(), POLLIN);
+  ASSERT_GE(socket.fd(), 0);
+  pollfd p{socket.fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0) << "readable before the name was resolved";
+  EXPECT_EQ(socket.continueConnect(&error), LineSocket::Step::kPending);
+  dns.open();
+  ASSERT_EQ(finish(socket, LineSocket::Step::kPending, &error), LineSocket::Step::kConnected)
+      << error;
+  int peer = ::accept(server.fd, nullptr, nullptr);
+  ASSERT_GE(peer, 0);
+  ASSERT_TRUE(socket.sendLine(R"({"op":"ping"})"));
+  ::close(peer);
+}
+
+TEST(LineSocketTest, AResolverSlowerThanTheTimeoutFailsTheAttemptAndIsLeftBehind) {
+  GatedResolver dns;
+  LineSocket socket;
+  socket.setResolver(dns.resolver());
+  std::string error;
+  auto step = socket.beginConnect("chat.example", 9, milliseconds(200), &error);
+  ASSERT_EQ(step, LineSocket::Step::kPending);
+  EXPECT_EQ(finish(socket, step, &error), LineSocket::Step::kFailed);
+  EXPECT_EQ(error, "timed out resolving chat.example");
+  EXPECT_FALSE(socket.connecting());
+  EXPECT_EQ(socket.fd(), -1);
+  // The next attempt starts afresh while the first resolution still hangs.
+  Listener server(8);
+  error.clear();
+  EXPECT_TRUE(socket.connect("127.0.0.1", server.port, milliseconds(5000), &error)) << error;
+  // The abandoned resolution finishes on its own, touching nothing of the
+  // socket's (the ASan build checks), even once the socket is gone.
+  socket.close();
+  dns.open();
+  dns.returned.wait();
+}
+
+TEST(LineSocketTest, ANameThatDoesNotResolveFailsWithTheResolversReason) {
+  GatedResolver dns;
+  dns.state->answer = EAI_NONAME;
+  dns.open();
+  LineSocket socket;
+  socket.setResolver(dns.resolver());
+  std::string error;
+  EXPECT_FALSE(socket.connect("nowhere.example", 9, milliseconds(5000), &error));
+  EXPECT_EQ(error, gai_strerror(EAI_NONAME));
+  EXPECT_FALSE(socket.connecting());
 }
 
 }  // namespace

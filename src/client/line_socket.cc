@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@ namespace parley::client {
 // What the resolving thread hands over: the addresses and getaddrinfo's
 // code, and a pipe whose read end the caller polls (written once, when the
 // addresses are in). Owned by both, so a socket that gives up (timeout,
-// close) leaves the thread something valid to finish with.
+// close, destruction) leaves the thread something valid to finish with.
 struct LineSocket::Resolution {
   Resolution() = default;
   Resolution(const Resolution&) = delete;
@@ -35,6 +36,26 @@ struct LineSocket::Resolution {
       if (fd >= 0) ::close(fd);
     }
   }
+  // Runs `resolver` and hands its answer over (on the resolving thread, or
+  // on the caller's when no thread could be had).
+  void run(const Resolver& resolver, const std::string& host, const std::string& service) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int code = resolver(host, service, hints, &res);
+    std::vector<Address> found = code == 0 ? toAddresses(res) : std::vector<Address>{};
+    if (code == 0 && res) freeaddrinfo(res);
+    {
+      std::lock_guard lock(mu);
+      rc = code;
+      addresses = std::move(found);
+      done = true;
+    }
+    char one = 1;
+    [[maybe_unused]] ssize_t n = ::write(pipe[1], &one, 1);  // written once: never full
+  }
+
   int pipe[2] = {-1, -1};
   std::mutex mu;
   bool done = false;  // guarded by mu, as are the two below
@@ -44,15 +65,25 @@ struct LineSocket::Resolution {
 
 namespace {
 
-constexpr addrinfo streamHints(int flags) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = flags;
-  return hints;
+int systemResolver(const std::string& host, const std::string& service, const addrinfo& hints,
+                   addrinfo** result) {
+  return getaddrinfo(host.c_str(), service.c_str(), &hints, result);
 }
 
 }  // namespace
+
+std::vector<LineSocket::Address> LineSocket::toAddresses(const addrinfo* list) {
+  std::vector<Address> out;
+  for (const addrinfo* a = list; a; a = a->ai_next) {
+    Address address;
+    std::memcpy(&address.storage, a->ai_addr, a->ai_addrlen);
+    address.length = a->ai_addrlen;
+    address.family = a->ai_family;
+    address.protocol = a->ai_protocol;
+    out.push_back(address);
+  }
+  return out;
+}
 
 LineSocket::Step LineSocket::beginConnect(const std::string& host, uint16_t port,
                                           std::chrono::milliseconds timeout, std::string* error) {
@@ -62,7 +93,10 @@ LineSocket::Step LineSocket::beginConnect(const std::string& host, uint16_t port
   next_address_ = 0;
   const std::string service = std::to_string(port);
   // An address needs no resolver: it is parsed here, at once.
-  const addrinfo hints = streamHints(AI_NUMERICHOST);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
   addrinfo* res = nullptr;
   int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
   if (rc == EAI_NONAME) return startResolving(service, error);  // a name
@@ -70,62 +104,40 @@ LineSocket::Step LineSocket::beginConnect(const std::string& host, uint16_t port
     *error = gai_strerror(rc);
     return Step::kFailed;
   }
-  for (addrinfo* a = res; a; a = a->ai_next) {
-    Address address;
-    std::memcpy(&address.storage, a->ai_addr, a->ai_addrlen);
-    address.length = a->ai_addrlen;
-    address.family = a->ai_family;
-    address.protocol = a->ai_protocol;
-    addresses_.push_back(address);
-  }
+  addresses_ = toAddresses(res);
   freeaddrinfo(res);
   return tryNextAddress(error);
 }
 
 LineSocket::Step LineSocket::startResolving(const std::string& service, std::string* error) {
-  auto resolution = std::make_shared<Resolution>();
-  if (::pipe2(resolution->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-    *error = std::strerror(errno);
-    return Step::kFailed;
+  const std::string key = host_ + " " + service;
+  if (!resolution_ || resolution_key_ != key) {  // else: a lookup an attempt gave up on
+    auto resolution = std::make_shared<Resolution>();
+    if (::pipe2(resolution->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+      *error = std::strerror(errno);
+      return Step::kFailed;
+    }
+    Resolver resolver = resolver_ ? resolver_ : Resolver(systemResolver);
+    // The thread takes no signal: the terminal's handlers run on its thread.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    bool started = false;
+    try {
+      std::thread([resolution, resolver, host = host_, service] {
+        resolution->run(resolver, host, service);
+      }).detach();
+      started = true;
+    } catch (const std::exception&) {  // no thread to be had
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (!started) resolution->run(resolver, host_, service);  // blocking, as before threads
+    resolution_ = std::move(resolution);
+    resolution_key_ = key;
   }
-  Resolver resolver = resolver_;
-  if (!resolver) {
-    resolver = [](const std::string& host, const std::string& service, const addrinfo& hints,
-                  addrinfo** result) {
-      return getaddrinfo(host.c_str(), service.c_str(), &hints, result);
-    };
-  }
-  try {
-    std::thread([resolution, resolver = std::move(resolver), host = host_, service] {
-      addrinfo* res = nullptr;
-      int rc = resolver(host, service, streamHints(0), &res);
-      std::vector<Address> addresses;
-      for (addrinfo* a = rc == 0 ? res : nullptr; a; a = a->ai_next) {
-        Address address;
-        std::memcpy(&address.storage, a->ai_addr, a->ai_addrlen);
-        address.length = a->ai_addrlen;
-        address.family = a->ai_family;
-        address.protocol = a->ai_protocol;
-        addresses.push_back(address);
-      }
-      if (res) freeaddrinfo(res);
-      {
-        std::lock_guard lock(resolution->mu);
-        resolution->rc = rc;
-        resolution->addresses = std::move(addresses);
-        resolution->done = true;
-      }
-      char one = 1;
-      [[maybe_unused]] ssize_t n = ::write(resolution->pipe[1], &one, 1);  // cannot be full
-    }).detach();
-  } catch (const std::system_error& e) {  // no thread to be had
-    *error = e.what();
-    return Step::kFailed;
-  }
-  resolution_ = std::move(resolution);
-  deadline_ = std::chrono::steady_clock::now() + timeout_;
+  deadline_ = std::chrono::steady_clock::now() + std::max(timeout_, resolve_budget_);
   phase_ = Phase::kResolving;
-  return Step::kPending;
+  return stepResolving(error);
 }
 
 LineSocket::Step LineSocket::stepResolving(std::string* error) {
@@ -137,17 +149,22 @@ LineSocket::Step LineSocket::stepResolving(std::string* error) {
     rc = resolution_->rc;
     if (done && rc == 0) addresses_ = std::move(resolution_->addresses);
   }
-  if (!done) {
-    if (std::chrono::steady_clock::now() < deadline_) return Step::kPending;
-    *error = "timed out resolving " + host_;
-  } else if (rc != 0) {
-    *error = gai_strerror(rc);
-  } else if (addresses_.empty()) {
-    *error = "no address for " + host_;
-  }
-  resolution_.reset();  // a thread still resolving holds its own share
+  if (!done && std::chrono::steady_clock::now() < deadline_) return Step::kPending;
   phase_ = Phase::kClosed;
-  if (addresses_.empty()) return Step::kFailed;
+  if (!done) {
+    // Kept: the next attempt for this name waits for this same lookup.
+    *error = "timed out resolving " + host_;
+    return Step::kFailed;
+  }
+  resolution_.reset();  // used: the next attempt resolves afresh
+  if (rc != 0) {
+    *error = gai_strerror(rc);
+    return Step::kFailed;
+  }
+  if (addresses_.empty()) {
+    *error = "no address for " + host_;
+    return Step::kFailed;
+  }
   return tryNextAddress(error);
 }
 
@@ -269,8 +286,7 @@ void LineSocket::close() {
   }
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  phase_ = Phase::kClosed;
-  resolution_.reset();
+  phase_ = Phase::kClosed;  // a lookup in progress is kept for the next attempt
   addresses_.clear();
   buffer_ = LineBuffer();
 }

@@ -36,15 +36,21 @@ class LineSocket {
   void useTls(const std::string& ca_file);
 
   // How a host name becomes addresses: getaddrinfo(3) unless a test slows
-  // it down. It runs on a thread of its own (see beginConnect).
+  // it down. It runs on a thread of its own (see beginConnect), and an
+  // attempt waits up to `budget` for it: as long as a resolver with a dead
+  // nameserver takes to try the next one (glibc: 5 s a try), several times.
   using Resolver = std::function<int(const std::string& host, const std::string& service,
                                      const addrinfo& hints, addrinfo** result)>;
-  void setResolver(Resolver resolver) { resolver_ = std::move(resolver); }
+  static constexpr std::chrono::milliseconds kResolveBudget{30000};
+  void setResolver(Resolver resolver, std::chrono::milliseconds budget = kResolveBudget) {
+    resolver_ = std::move(resolver);
+    resolve_budget_ = budget;
+  }
 
   // Connects to `host` (a name or an address) trying each of its addresses,
-  // each within `timeout` (and the name's resolution and the TLS handshake
-  // within one more each). False with `error` set when none answered. Blocks
-  // until then.
+  // each within `timeout` (the TLS handshake within another, and a name's
+  // resolution within 30 s). False with `error` set when none answered.
+  // Blocks until then.
   bool connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
                std::string* error);
 
@@ -56,7 +62,8 @@ class LineSocket {
   // the TLS handshake) or tells the end. A host name is resolved on a thread
   // of its own, since getaddrinfo(3) cannot be polled and a slow DNS server
   // would hold the caller for as long as it likes; one that takes longer
-  // than `timeout` fails the attempt and is left to finish on its own.
+  // than 30 s fails the attempt, and the next attempt for the same name
+  // waits for that same lookup rather than starting another.
   enum class Step { kConnected, kPending, kFailed };
   Step beginConnect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
                     std::string* error);
@@ -91,6 +98,7 @@ class LineSocket {
     int protocol = 0;
   };
   struct Resolution;  // shared with the resolving thread, which may outlive us
+  static std::vector<Address> toAddresses(const addrinfo* list);
   Step startResolving(const std::string& service, std::string* error);
   Step stepResolving(std::string* error);
   // Starts a non-blocking connect to the next address (closing the last).
@@ -103,8 +111,12 @@ class LineSocket {
 
   Phase phase_ = Phase::kClosed;
   Resolver resolver_;
-  std::shared_ptr<Resolution> resolution_;  // while resolving
-  std::vector<Address> addresses_;          // while connecting
+  std::chrono::milliseconds resolve_budget_ = kResolveBudget;
+  // While resolving, and after an attempt gave up on a lookup still running
+  // (the next attempt for the same host and port takes it over).
+  std::shared_ptr<Resolution> resolution_;
+  std::string resolution_key_;
+  std::vector<Address> addresses_;  // while connecting
   size_t next_address_ = 0;
   std::string host_;  // the name the certificate must carry
   std::chrono::milliseconds timeout_{0};

@@ -60,6 +60,7 @@ bool ChildProcess::exited() {
   int status = 0;
   if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
   pid_ = -1;
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return true;
 }
 

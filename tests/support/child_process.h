@@ -28,11 +28,14 @@ class ChildProcess {
   void kill9();
   // True (and reaped) if the child has exited on its own.
   bool exited();
+  // Its exit status once exited() said so; -1 if a signal ended it.
+  int exitStatus() const { return exit_status_; }
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
+  int exit_status_ = -1;
 };
 
 }  // namespace parley::testing

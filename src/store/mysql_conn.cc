@@ -59,6 +59,7 @@ Status MysqlConn::ensureConnected() {
     return Status::Unavailable("cannot connect to MySQL at " + config_.host + ":" +
                                std::to_string(config_.port) + ": " + msg);
   }
+  autocommit_ = true;
   return Status::Ok();
 }
 
@@ -198,8 +199,13 @@ Status MysqlConn::begin() {
   retryable_ = false;  // as in exec()
   Status st = ensureConnected();
   if (!st.ok()) return st;
-  if (mysql_autocommit(mysql_, 0) != 0)
+  // Already off: the last transaction ended with commit() or rollback(),
+  // and the next statement starts a new one.
+  if (!autocommit_) return Status::Ok();
+  if (mysql_autocommit(mysql_, 0) != 0) {
     return fail("begin", mysql_errno(mysql_), mysql_error(mysql_));
+  }
+  autocommit_ = false;
   return Status::Ok();
 }
 
@@ -207,21 +213,28 @@ Status MysqlConn::commit() {
   if (!mysql_) return Status::Unavailable("connection lost before commit");
   if (mysql_commit(mysql_) != 0) {
     Status st = fail("commit", mysql_errno(mysql_), mysql_error(mysql_));
-    // The connection goes back to the pool either way: leave it as begin()
-    // found it, with nothing open and autocommit on, or the next user's
-    // single statements would stay uncommitted (and its reads pinned to an
-    // old snapshot). A no-op if fail() dropped the connection.
+    // The connection goes back to the pool either way: leave nothing open
+    // for its next user. A no-op if fail() dropped the connection.
     rollback();
     return st;
   }
-  mysql_autocommit(mysql_, 1);
   return Status::Ok();
 }
 
 void MysqlConn::rollback() {
   if (!mysql_) return;
   mysql_rollback(mysql_);
-  mysql_autocommit(mysql_, 1);
+}
+
+Status MysqlConn::autocommit() {
+  retryable_ = false;  // as in exec()
+  Status st = ensureConnected();
+  if (!st.ok() || autocommit_) return st;
+  if (mysql_autocommit(mysql_, 1) != 0) {
+    return fail("autocommit", mysql_errno(mysql_), mysql_error(mysql_));
+  }
+  autocommit_ = true;
+  return Status::Ok();
 }
 
 }  // namespace parley

@@ -56,12 +56,10 @@ Status MysqlStore::run(bool transaction, const Work& work) {
   }
   Status st;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    if (transaction) {
-      st = conn->begin();
-      if (!st.ok()) {
-        if (conn->retryable() && attempt + 1 < kAttempts) continue;
-        break;
-      }
+    st = transaction ? conn->begin() : conn->autocommit();
+    if (!st.ok()) {
+      if (conn->retryable() && attempt + 1 < kAttempts) continue;
+      break;
     }
     st = work(*conn);
     if (st.ok() && transaction) {

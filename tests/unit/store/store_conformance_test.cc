@@ -1006,6 +1006,56 @@ TEST(MysqlConnTest, RetryableSpeaksOfTheLastStatementOnly) {
   conn.rollback();
 }
 
+// A connection keeps autocommit off from one transaction to the next (no
+// `SET autocommit` round trips); statements outside a transaction turn it on
+// again first. Without that, the first read after a transaction would open
+// a new one, and every later read on the connection would see its snapshot.
+TEST(MysqlConnTest, AReadAfterATransactionSeesWhatOthersCommitLater) {
+  ASSERT_NE(g_mariadb, nullptr);
+  auto config = parseMysqlUrl(g_mariadb->url());
+  ASSERT_TRUE(config.ok());
+  MysqlConn a(config.value()), b(config.value());
+  ASSERT_TRUE(a.exec("CREATE TABLE IF NOT EXISTS snapshot_probe (id INT PRIMARY KEY)", {}).ok());
+  ASSERT_TRUE(a.exec("DELETE FROM snapshot_probe", {}).ok());
+  auto count = [&] {
+    std::vector<SqlRow> rows;
+    EXPECT_TRUE(a.autocommit().ok());
+    EXPECT_TRUE(a.exec("SELECT COUNT(*) FROM snapshot_probe", {}, &rows).ok());
+    return rows.empty() || !rows[0][0] ? std::string("?") : *rows[0][0];
+  };
+  ASSERT_TRUE(a.begin().ok());
+  ASSERT_TRUE(a.exec("INSERT INTO snapshot_probe(id) VALUES (1)", {}).ok());
+  ASSERT_TRUE(a.commit().ok());
+  EXPECT_EQ(count(), "1");
+  ASSERT_TRUE(b.exec("INSERT INTO snapshot_probe(id) VALUES (2)", {}).ok());
+  EXPECT_EQ(count(), "2") << "the read is pinned to an old snapshot";
+  // And the next transaction is one: what it rolls back is gone.
+  ASSERT_TRUE(a.begin().ok());
+  ASSERT_TRUE(a.exec("INSERT INTO snapshot_probe(id) VALUES (3)", {}).ok());
+  a.rollback();
+  EXPECT_EQ(count(), "2");
+}
+
+TEST(MysqlConnTest, ATransactionAfterAReconnectIsStillOne) {
+  // A new session starts with autocommit on, whatever the last one had.
+  ASSERT_NE(g_mariadb, nullptr);
+  auto config = parseMysqlUrl(g_mariadb->url());
+  ASSERT_TRUE(config.ok());
+  MysqlConn a(config.value()), b(config.value());
+  ASSERT_TRUE(a.exec("CREATE TABLE IF NOT EXISTS reconnect_probe (id INT PRIMARY KEY)", {}).ok());
+  ASSERT_TRUE(a.exec("DELETE FROM reconnect_probe", {}).ok());
+  ASSERT_TRUE(a.begin().ok());
+  ASSERT_TRUE(a.commit().ok());  // autocommit stays off on this session...
+  EXPECT_FALSE(a.exec("KILL CONNECTION CONNECTION_ID()", {}).ok());  // ...which ends
+  ASSERT_TRUE(a.begin().ok()) << "reconnects";
+  ASSERT_TRUE(a.exec("INSERT INTO reconnect_probe(id) VALUES (1)", {}).ok());
+  a.rollback();
+  std::vector<SqlRow> rows;
+  ASSERT_TRUE(b.exec("SELECT COUNT(*) FROM reconnect_probe", {}, &rows).ok());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], std::optional<std::string>("0")) << "the insert was committed on its own";
+}
+
 TEST(MysqlUrlTest, Parses) {
   auto c = parseMysqlUrl("mysql://u:p@h:3307/db");
   ASSERT_TRUE(c.ok());

@@ -196,17 +196,9 @@ Status MysqlConn::exec(const char* sql, const std::vector<SqlValue>& params,
 }
 
 Status MysqlConn::begin() {
-  retryable_ = false;  // as in exec()
-  Status st = ensureConnected();
-  if (!st.ok()) return st;
-  // Already off: the last transaction ended with commit() or rollback(),
-  // and the next statement starts a new one.
-  if (!autocommit_) return Status::Ok();
-  if (mysql_autocommit(mysql_, 0) != 0) {
-    return fail("begin", mysql_errno(mysql_), mysql_error(mysql_));
-  }
-  autocommit_ = false;
-  return Status::Ok();
+  // Usually off already: the last transaction ended with commit() or
+  // rollback(), and the next statement starts a new one.
+  return setAutocommit(false);
 }
 
 Status MysqlConn::commit() {
@@ -226,14 +218,16 @@ void MysqlConn::rollback() {
   mysql_rollback(mysql_);
 }
 
-Status MysqlConn::autocommit() {
+Status MysqlConn::autocommit() { return setAutocommit(true); }
+
+Status MysqlConn::setAutocommit(bool on) {
   retryable_ = false;  // as in exec()
   Status st = ensureConnected();
-  if (!st.ok() || autocommit_) return st;
-  if (mysql_autocommit(mysql_, 1) != 0) {
-    return fail("autocommit", mysql_errno(mysql_), mysql_error(mysql_));
+  if (!st.ok() || autocommit_ == on) return st;
+  if (mysql_autocommit(mysql_, on ? 1 : 0) != 0) {
+    return fail(on ? "autocommit" : "begin", mysql_errno(mysql_), mysql_error(mysql_));
   }
-  autocommit_ = true;
+  autocommit_ = on;
   return Status::Ok();
 }
 

@@ -84,6 +84,8 @@ class MysqlConn {
 
  private:
   Status fail(const char* what, unsigned err, const std::string& msg);
+  // One round trip only when the session's setting differs.
+  Status setAutocommit(bool on);
 
   MysqlConfig config_;
   MYSQL* mysql_ = nullptr;

@@ -43,6 +43,12 @@ class Stmt {
     sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // Binds without a copy, for the hot path: `value` must stay alive and
+  // unchanged until this Stmt is destroyed (or the index bound again).
+  Stmt& bindUncopied(int index, std::string_view value) {
+    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+    return *this;
+  }
   Stmt& bindNull(int index) {
     sqlite3_bind_null(stmt_, index);
     return *this;

@@ -519,16 +519,18 @@ class AppendJob final : public SqliteWriter::Job {
         return Status::NotFound("not a member");
       }
     }
+    // Declared before the statement, which reads it uncopied until it goes.
+    const std::string chat = group_ ? groupChatKey(target_) : directChatKey(from_, target_);
     PREPARE(m, db,
             "INSERT INTO messages(chat, sender_id, recipient_id, group_id, body, ts) "
             "VALUES (?, ?, ?, ?, ?, ?)");
-    m.bind(1, group_ ? groupChatKey(target_) : directChatKey(from_, target_)).bind(2, from_);
+    m.bindUncopied(1, chat).bind(2, from_);
     if (group_) {
       m.bindNull(3).bind(4, target_);
     } else {
       m.bind(3, target_).bindNull(4);
     }
-    Status r = m.bind(5, text_).bind(6, ts_).exec();
+    Status r = m.bindUncopied(5, text_).bind(6, ts_).exec();
     if (!r.ok()) return r;
     out_.id = db.lastInsertId();
     if (!group_) {

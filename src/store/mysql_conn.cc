@@ -73,6 +73,7 @@ void MysqlConn::disconnect() {
 Status MysqlConn::fail(const char* what, unsigned err, const std::string& msg) {
   std::string text = std::string(what) + ": " + msg;
   retryable_ = false;
+  last_error_ = err;
   switch (err) {
     case ER_DUP_ENTRY:
       return Status::Conflict(text);
@@ -156,7 +157,7 @@ Status MysqlConn::exec(const char* sql, const std::vector<SqlValue>& params,
   insert_id_ = mysql_stmt_insert_id(stmt);
 
   MYSQL_RES* meta = mysql_stmt_result_metadata(stmt);
-  if (!meta) return Status::Ok();  // no result set
+  if (!meta) return drainResults(stmt);  // no result set
   // Buffer the whole result so each column's longest value is known, then
   // fetch every column as text.
   my_bool update_max = 1;
@@ -192,6 +193,35 @@ Status MysqlConn::exec(const char* sql, const std::vector<SqlValue>& params,
   mysql_free_result(meta);
   mysql_stmt_free_result(stmt);
   if (rc == 1) return fail("fetch", mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
+  return drainResults(stmt);
+}
+
+Status MysqlConn::drainResults(MYSQL_STMT* stmt) {
+  // A CALL answers with the procedure's result set and then a status of its
+  // own; until both are read the connection takes no other command.
+  while (mysql_stmt_more_results(stmt)) {
+    int rc = mysql_stmt_next_result(stmt);
+    if (rc > 0) return fail("next_result", mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
+    if (rc < 0) break;
+    if (mysql_stmt_field_count(stmt) > 0) {
+      if (mysql_stmt_store_result(stmt) != 0) {
+        return fail("store_result", mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
+      }
+      mysql_stmt_free_result(stmt);
+    }
+  }
+  return Status::Ok();
+}
+
+Status MysqlConn::execDefinition(const char* sql) {
+  Status st = exec(sql, {});
+  if (st.ok() || last_error_ != ER_UNSUPPORTED_PS) return st;
+  // MySQL cannot prepare CREATE PROCEDURE (MariaDB can since 10.6). The
+  // text is the program's own constant, never data, so the plain query
+  // interface carries it there.
+  if (mysql_real_query(mysql_, sql, std::strlen(sql)) != 0) {
+    return fail("query", mysql_errno(mysql_), mysql_error(mysql_));
+  }
   return Status::Ok();
 }
 

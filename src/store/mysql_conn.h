@@ -65,6 +65,9 @@ class MysqlConn {
   // retryable() true.
   Status exec(const char* sql, const std::vector<SqlValue>& params,
               std::vector<SqlRow>* rows = nullptr);
+  // A schema definition (migrations only): through exec(), or, where the
+  // server cannot prepare it (MySQL's CREATE PROCEDURE), as a plain query.
+  Status execDefinition(const char* sql);
   uint64_t affectedRows() const { return affected_rows_; }
   uint64_t insertId() const { return insert_id_; }
   // The last failure was transient (lost connection, deadlock): retry the
@@ -84,6 +87,8 @@ class MysqlConn {
 
  private:
   Status fail(const char* what, unsigned err, const std::string& msg);
+  // Reads the results that follow the first (a CALL's closing status).
+  Status drainResults(MYSQL_STMT* stmt);
   // One round trip only when the session's setting differs.
   Status setAutocommit(bool on);
 
@@ -93,7 +98,8 @@ class MysqlConn {
   uint64_t affected_rows_ = 0;
   uint64_t insert_id_ = 0;
   bool retryable_ = false;
-  bool autocommit_ = true;  // the session's setting (a new session's is on)
+  unsigned last_error_ = 0;  // the server's or client's error number of the last failure
+  bool autocommit_ = true;   // the session's setting (a new session's is on)
 };
 
 }  // namespace parley

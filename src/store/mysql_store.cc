@@ -44,16 +44,28 @@ Result<std::unique_ptr<MysqlStore>> MysqlStore::open(const std::string& url, siz
   return store;
 }
 
-Status MysqlStore::run(bool transaction, const Work& work) {
-  std::unique_ptr<MysqlConn> conn;
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, kPoolWait, [this] { return !free_.empty(); })) {
-      return Status::Unavailable("no free database connection");
-    }
-    conn = std::move(free_.back());
-    free_.pop_back();
+Result<std::unique_ptr<MysqlConn>> MysqlStore::acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, kPoolWait, [this] { return !free_.empty(); })) {
+    return Status::Unavailable("no free database connection");
   }
+  std::unique_ptr<MysqlConn> conn = std::move(free_.back());
+  free_.pop_back();
+  return conn;
+}
+
+void MysqlStore::release(std::unique_ptr<MysqlConn> conn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+Status MysqlStore::run(bool transaction, const Work& work) {
+  auto acquired = acquire();
+  if (!acquired.ok()) return acquired.status();
+  std::unique_ptr<MysqlConn> conn = std::move(acquired.value());
   Status st;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     st = transaction ? conn->begin() : conn->autocommit();
@@ -72,11 +84,30 @@ Status MysqlStore::run(bool transaction, const Work& work) {
     if (st.ok() || !conn->retryable()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20 * (attempt + 1)));
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    free_.push_back(std::move(conn));
+  release(std::move(conn));
+  return st;
+}
+
+Status MysqlStore::runCommitting(const Work& work) {
+  auto acquired = acquire();
+  if (!acquired.ok()) return acquired.status();
+  std::unique_ptr<MysqlConn> conn = std::move(acquired.value());
+  Status st;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    // Autocommit on, as for any statement outside a transaction: the
+    // procedure's own START TRANSACTION needs nothing else, and a SELECT
+    // after its COMMIT must not open a transaction that the connection's
+    // next user would find holding an old snapshot.
+    st = conn->autocommit();
+    if (st.ok()) st = work(*conn);
+    // Retried only while the connection lives: then the failure came from
+    // inside the procedure (a deadlock, a lock wait), which rolled back
+    // before answering. A connection lost mid-call may have committed, like
+    // a failed COMMIT: not retried, the client hears `unavailable`.
+    if (st.ok() || !conn->retryable() || !conn->connected()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 * (attempt + 1)));
   }
-  cv_.notify_one();
+  release(std::move(conn));
   return st;
 }
 
@@ -101,7 +132,7 @@ Status MysqlStore::migrate() {
       }
       for (size_t v = version; st.ok() && v < mysql_schema::kMigrations.size(); ++v) {
         for (const char* sql : mysql_schema::kMigrations[v]) {
-          st = c.exec(sql, {});
+          st = c.execDefinition(sql);
           if (!st.ok()) break;
         }
         if (st.ok()) st = c.exec("INSERT INTO schema_version VALUES (?)", {int64_t(v + 1)});
@@ -342,67 +373,39 @@ Result<std::vector<UserId>> MysqlStore::memberIds(GroupId group) {
 
 Result<Store::Appended> MysqlStore::appendDirect(UserId from, UserId to, const std::string& text,
                                                  TimestampMs ts) {
-  Appended out;
-  Status st = run(true, [&](MysqlConn& c) -> Status {
-    out = Appended{};
-    Status r = c.exec(
-        "INSERT INTO messages(chat, sender_id, recipient_id, body, ts) VALUES (?, ?, ?, ?, ?)",
-        {directChatKey(from, to), from, to, text, ts});
-    if (!r.ok()) return r;
-    out.id = static_cast<MessageId>(c.insertId());
-    // The row lock taken here is what makes this the one writer of the
-    // recipient's seq: a concurrent message to the same user waits for our
-    // commit, so seqs commit in order and without gaps.
-    r = c.exec("UPDATE users SET last_seq = LAST_INSERT_ID(last_seq + 1) WHERE id = ?", {to});
-    if (!r.ok()) return r;
-    if (c.affectedRows() == 0) return Status::NotFound("no recipient");
-    Seq seq = static_cast<Seq>(c.insertId());
-    r = c.exec("INSERT INTO inbox(user_id, seq, message_id) VALUES (?, ?, ?)", {to, seq, out.id});
-    if (!r.ok()) return r;
-    out.slots.push_back(InboxSlot{to, seq, seq - 1});  // gap-free here
-    return Status::Ok();
+  std::vector<SqlRow> rows;
+  Status st = runCommitting([&](MysqlConn& c) {
+    rows.clear();
+    return c.exec("CALL parley_append_direct(?, ?, ?, ?, ?)",
+                  {directChatKey(from, to), from, to, text, ts}, &rows);
   });
   if (!st.ok()) return st;
+  if (rows.size() != 1) return Status::Internal("parley_append_direct: unexpected answer");
+  Appended out;
+  out.id = static_cast<MessageId>(num(rows[0][0]));
+  if (out.id == 0) return Status::NotFound("no recipient");
+  Seq seq = num(rows[0][1]);
+  out.slots.push_back(InboxSlot{to, seq, seq - 1});  // gap-free here
   return out;
 }
 
 Result<Store::Appended> MysqlStore::appendGroup(GroupId group, UserId from, const std::string& text,
                                                 TimestampMs ts) {
-  Appended out;
-  Status st = run(true, [&](MysqlConn& c) -> Status {
-    out = Appended{};
-    std::vector<SqlRow> member;
-    Status r = c.exec("SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?",
-                      {group, from}, &member);
-    if (!r.ok()) return r;
-    if (member.empty()) return Status::NotFound("not a member");
-    r = c.exec("INSERT INTO messages(chat, sender_id, group_id, body, ts) VALUES (?, ?, ?, ?, ?)",
-               {groupChatKey(group), from, group, text, ts});
-    if (!r.ok()) return r;
-    out.id = static_cast<MessageId>(c.insertId());
-    // Stored once; every member but the sender gets the next seq of its own
-    // inbox and a row pointing at the message. Three statements whatever
-    // the group size.
-    r = c.exec(
-        "UPDATE users u JOIN group_members m ON m.user_id = u.id "
-        "SET u.last_seq = u.last_seq + 1 WHERE m.group_id = ? AND m.user_id <> ?",
-        {group, from});
-    if (!r.ok()) return r;
-    r = c.exec(
-        "INSERT INTO inbox(user_id, seq, message_id) "
-        "SELECT u.id, u.last_seq, ? FROM users u JOIN group_members m ON m.user_id = u.id "
-        "WHERE m.group_id = ? AND m.user_id <> ?",
-        {out.id, group, from});
-    if (!r.ok()) return r;
-    std::vector<SqlRow> rows;
-    r = c.exec("SELECT user_id, seq FROM inbox WHERE message_id = ?", {out.id}, &rows);
-    if (!r.ok()) return r;
-    for (const auto& row : rows) {
-      out.slots.push_back(InboxSlot{num(row[0]), num(row[1]), num(row[1]) - 1});
-    }
-    return Status::Ok();
+  std::vector<SqlRow> rows;
+  Status st = runCommitting([&](MysqlConn& c) {
+    rows.clear();
+    return c.exec("CALL parley_append_group(?, ?, ?, ?, ?)",
+                  {groupChatKey(group), group, from, text, ts}, &rows);
   });
   if (!st.ok()) return st;
+  if (rows.empty()) return Status::Internal("parley_append_group: unexpected answer");
+  Appended out;
+  out.id = static_cast<MessageId>(num(rows[0][0]));
+  if (out.id == 0) return Status::NotFound("not a member");
+  for (size_t i = 1; i < rows.size(); ++i) {
+    Seq seq = num(rows[i][2]);
+    out.slots.push_back(InboxSlot{num(rows[i][1]), seq, seq - 1});
+  }
   return out;
 }
 

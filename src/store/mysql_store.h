@@ -68,6 +68,12 @@ class MysqlStore final : public Store {
   // Runs `work` on a pooled connection (inside a transaction when
   // `transaction`), retrying transient failures.
   Status run(bool transaction, const Work& work);
+  // Runs `work`, a CALL of a procedure that commits itself, on a pooled
+  // connection outside any transaction; retried only where it cannot have
+  // committed.
+  Status runCommitting(const Work& work);
+  Result<std::unique_ptr<MysqlConn>> acquire();  // waits up to kPoolWait
+  void release(std::unique_ptr<MysqlConn> conn);
   Status migrate();
 
   std::mutex mu_;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -581,6 +582,11 @@ TEST_P(StoreTest, SqlLookingTextIsStoredVerbatim) {
   const std::string text = "'; DROP TABLE messages; -- \" \\ \xF0\x9F\x98\x80 %s ?";
   ASSERT_TRUE(store_->appendDirect(a.id, b.id, text, 1).ok());
   EXPECT_EQ(store_->directHistory(a.id, b.id, std::nullopt, 1)->at(0).text, text);
+  auto g = store_->createGroup(n("verbatim"), "", a.id, 1);
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  ASSERT_TRUE(store_->addMember(g->id, b.id, 1).ok());
+  ASSERT_TRUE(store_->appendGroup(g->id, a.id, text, 2).ok());
+  EXPECT_EQ(store_->groupHistory(g->id, std::nullopt, 1)->at(0).text, text);
   EXPECT_TRUE(store_->ping().ok());
 }
 
@@ -1054,6 +1060,80 @@ TEST(MysqlConnTest, ATransactionAfterAReconnectIsStillOne) {
   ASSERT_TRUE(b.exec("SELECT COUNT(*) FROM reconnect_probe", {}, &rows).ok());
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0], std::optional<std::string>("0")) << "the insert was committed on its own";
+}
+
+// A CALL answers with its rows and then a status of its own: both must be
+// read, or the connection's next statement fails out of sync.
+TEST(MysqlConnTest, ACallLeavesTheConnectionReadyForTheNextStatement) {
+  ASSERT_NE(g_mariadb, nullptr);
+  auto config = parseMysqlUrl(g_mariadb->url());
+  ASSERT_TRUE(config.ok());
+  MysqlConn conn(config.value());
+  ASSERT_TRUE(conn.execDefinition("DROP PROCEDURE IF EXISTS call_probe").ok());
+  ASSERT_TRUE(conn.execDefinition("CREATE PROCEDURE call_probe(IN n INT)"
+                                  " BEGIN SELECT n, n + 1; END")
+                  .ok());
+  for (int64_t i = 0; i < 3; ++i) {
+    std::vector<SqlRow> rows;
+    Status st = conn.exec("CALL call_probe(?)", {i}, &rows);
+    ASSERT_TRUE(st.ok()) << st.toString();
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0][1], std::optional<std::string>(std::to_string(i + 1)));
+    rows.clear();
+    st = conn.exec("SELECT 7", {}, &rows);
+    ASSERT_TRUE(st.ok()) << st.toString();
+    ASSERT_EQ(rows.size(), 1u);
+  }
+}
+
+// A send is one CALL that commits inside the server; a connection lost while
+// it runs may have committed, so the store must not run it again (a second
+// copy of the message). Here the CALL waits on the recipient's row, locked by
+// another session, when its connection is killed: a retry would wait for the
+// lock and then store the message.
+TEST(MysqlStoreTest, ASendWhoseConnectionIsLostMidCallIsNotRepeated) {
+  ASSERT_NE(g_mariadb, nullptr);
+  auto opened = openStore(g_mariadb->url());
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  StorePtr store = std::move(opened).value();
+  auto from = store->createUser("midcall_from", "h", 1);
+  auto to = store->createUser("midcall_to", "h", 1);
+  ASSERT_TRUE(from.ok() && to.ok());
+  auto config = parseMysqlUrl(g_mariadb->url());
+  ASSERT_TRUE(config.ok());
+  MysqlConn locker(config.value()), killer(config.value());
+  std::vector<SqlRow> rows;
+  ASSERT_TRUE(locker.begin().ok());
+  ASSERT_TRUE(locker.exec("SELECT id FROM users WHERE id = ? FOR UPDATE", {to->id}, &rows).ok());
+
+  auto sent = std::async(std::launch::async,
+                         [&] { return store->appendDirect(from->id, to->id, "once", 5); });
+  // Find the session running the CALL (the processlist shows the statement
+  // inside it, blocked on the lock) and end it.
+  bool killed = false;
+  for (int i = 0; i < 200 && !killed; ++i) {
+    rows.clear();
+    ASSERT_TRUE(killer
+                    .exec("SELECT id FROM information_schema.processlist"
+                          " WHERE id <> CONNECTION_ID() AND info LIKE 'UPDATE users SET last_seq%'",
+                          {}, &rows)
+                    .ok());
+    if (!rows.empty() && rows[0][0]) {
+      killed = killer.exec("KILL CONNECTION ?", {int64_t{std::stoll(*rows[0][0])}}).ok();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ASSERT_TRUE(killed) << "the CALL was never seen waiting";
+  // Give a retry the time to start waiting for the lock again, then free it.
+  auto early = sent.wait_for(std::chrono::seconds(1));
+  locker.rollback();
+  auto result = sent.get();
+  EXPECT_EQ(early, std::future_status::ready) << "the store retried the CALL";
+  EXPECT_EQ(result.status().code(), Code::kUnavailable) << result.status().toString();
+  auto inbox = store->inboxAfter(to->id, 0, 10);
+  ASSERT_TRUE(inbox.ok());
+  EXPECT_TRUE(inbox->empty()) << "killed before its COMMIT: nothing stored, nothing repeated";
 }
 
 TEST(MysqlUrlTest, Parses) {

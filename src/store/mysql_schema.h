@@ -56,17 +56,17 @@ inline const std::vector<std::vector<const char*>> kMigrations = {
         "CREATE INDEX tokens_by_expiry ON tokens (expires_ms)",
     },
     {
-        // Version 3: a message is stored by one CALL, one round trip, where
-        // its statements and COMMIT were four (1:1) or six (group), each a
-        // pool thread put to sleep until MariaDB answered. The procedure
-        // commits itself and answers only after the COMMIT, so what it
-        // returns is durable; any error rolls it back first. Parameters
-        // name their character set: a routine's default is the database's.
-        //
-        // parley_append_direct: one row (message id, recipient's seq), or
-        // (0, 0) when the recipient does not exist (nothing stored). The
-        // UPDATE's row lock makes this the one writer of the recipient's
-        // seq: seqs commit in order and without gaps.
+        // Version 3: a 1:1 message is stored by one CALL, one round trip,
+        // where its statements and COMMIT were four, each a pool thread put
+        // to sleep until MariaDB answered. The procedure commits itself and
+        // answers only after the COMMIT, so what it returns is durable; any
+        // error rolls it back first. Parameters name their character set: a
+        // routine's default is the database's. It answers one row (message
+        // id, recipient's seq), or (0, 0) when the recipient does not exist
+        // (nothing stored). The UPDATE's row lock makes it the one writer of
+        // the recipient's seq: seqs commit in order and without gaps. (A
+        // group message keeps its transaction of statements: as a procedure
+        // it measured slower, docs/scaling.md.)
         "CREATE PROCEDURE parley_append_direct("
         " IN p_chat VARCHAR(48) CHARACTER SET utf8mb4, IN p_from BIGINT, IN p_to BIGINT,"
         " IN p_body TEXT CHARACTER SET utf8mb4, IN p_ts BIGINT)"
@@ -86,37 +86,6 @@ inline const std::vector<std::vector<const char*>> kMigrations = {
         "   INSERT INTO inbox(user_id, seq, message_id) VALUES (p_to, LAST_INSERT_ID(), v_id);"
         "   COMMIT;"
         "   SELECT v_id, LAST_INSERT_ID();"
-        "  END IF;"
-        " END",
-        // parley_append_group: the message stored once, every member but
-        // the sender given the next seq of its own inbox. Rows: first
-        // (message id, NULL, NULL), then (message id, member, seq) for each
-        // recipient; a single (0, NULL, NULL) when the sender is not a
-        // member (nothing stored).
-        "CREATE PROCEDURE parley_append_group("
-        " IN p_chat VARCHAR(48) CHARACTER SET utf8mb4, IN p_group BIGINT, IN p_from BIGINT,"
-        " IN p_body TEXT CHARACTER SET utf8mb4, IN p_ts BIGINT)"
-        " MODIFIES SQL DATA"
-        " BEGIN"
-        "  DECLARE v_id BIGINT;"
-        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;"
-        "  START TRANSACTION;"
-        "  IF NOT EXISTS (SELECT 1 FROM group_members"
-        "                 WHERE group_id = p_group AND user_id = p_from) THEN"
-        "   ROLLBACK;"
-        "   SELECT 0, NULL, NULL;"
-        "  ELSE"
-        "   INSERT INTO messages(chat, sender_id, group_id, body, ts)"
-        "    VALUES (p_chat, p_from, p_group, p_body, p_ts);"
-        "   SET v_id = LAST_INSERT_ID();"
-        "   UPDATE users u JOIN group_members m ON m.user_id = u.id"
-        "    SET u.last_seq = u.last_seq + 1 WHERE m.group_id = p_group AND m.user_id <> p_from;"
-        "   INSERT INTO inbox(user_id, seq, message_id)"
-        "    SELECT u.id, u.last_seq, v_id FROM users u JOIN group_members m ON m.user_id = u.id"
-        "    WHERE m.group_id = p_group AND m.user_id <> p_from;"
-        "   COMMIT;"
-        "   SELECT v_id, NULL, NULL"
-        "   UNION ALL SELECT message_id, user_id, seq FROM inbox WHERE message_id = v_id;"
         "  END IF;"
         " END",
     },

@@ -391,21 +391,41 @@ Result<Store::Appended> MysqlStore::appendDirect(UserId from, UserId to, const s
 
 Result<Store::Appended> MysqlStore::appendGroup(GroupId group, UserId from, const std::string& text,
                                                 TimestampMs ts) {
-  std::vector<SqlRow> rows;
-  Status st = runCommitting([&](MysqlConn& c) {
-    rows.clear();
-    return c.exec("CALL parley_append_group(?, ?, ?, ?, ?)",
-                  {groupChatKey(group), group, from, text, ts}, &rows);
+  Appended out;
+  Status st = run(true, [&](MysqlConn& c) -> Status {
+    out = Appended{};
+    std::vector<SqlRow> member;
+    Status r = c.exec("SELECT 1 FROM group_members WHERE group_id = ? AND user_id = ?",
+                      {group, from}, &member);
+    if (!r.ok()) return r;
+    if (member.empty()) return Status::NotFound("not a member");
+    r = c.exec("INSERT INTO messages(chat, sender_id, group_id, body, ts) VALUES (?, ?, ?, ?, ?)",
+               {groupChatKey(group), from, group, text, ts});
+    if (!r.ok()) return r;
+    out.id = static_cast<MessageId>(c.insertId());
+    // Stored once; every member but the sender gets the next seq of its own
+    // inbox and a row pointing at the message. Three statements whatever
+    // the group size.
+    r = c.exec(
+        "UPDATE users u JOIN group_members m ON m.user_id = u.id "
+        "SET u.last_seq = u.last_seq + 1 WHERE m.group_id = ? AND m.user_id <> ?",
+        {group, from});
+    if (!r.ok()) return r;
+    r = c.exec(
+        "INSERT INTO inbox(user_id, seq, message_id) "
+        "SELECT u.id, u.last_seq, ? FROM users u JOIN group_members m ON m.user_id = u.id "
+        "WHERE m.group_id = ? AND m.user_id <> ?",
+        {out.id, group, from});
+    if (!r.ok()) return r;
+    std::vector<SqlRow> rows;
+    r = c.exec("SELECT user_id, seq FROM inbox WHERE message_id = ?", {out.id}, &rows);
+    if (!r.ok()) return r;
+    for (const auto& row : rows) {
+      out.slots.push_back(InboxSlot{num(row[0]), num(row[1]), num(row[1]) - 1});
+    }
+    return Status::Ok();
   });
   if (!st.ok()) return st;
-  if (rows.empty()) return Status::Internal("parley_append_group: unexpected answer");
-  Appended out;
-  out.id = static_cast<MessageId>(num(rows[0][0]));
-  if (out.id == 0) return Status::NotFound("not a member");
-  for (size_t i = 1; i < rows.size(); ++i) {
-    Seq seq = num(rows[i][2]);
-    out.slots.push_back(InboxSlot{num(rows[i][1]), seq, seq - 1});
-  }
   return out;
 }
 

@@ -72,7 +72,7 @@ inline const std::vector<std::vector<const char*>> kMigrations = {
         " IN p_body TEXT CHARACTER SET utf8mb4, IN p_ts BIGINT)"
         " MODIFIES SQL DATA"
         " BEGIN"
-        "  DECLARE v_id BIGINT;"
+        "  DECLARE v_id, v_seq BIGINT;"
         "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;"
         "  START TRANSACTION;"
         "  INSERT INTO messages(chat, sender_id, recipient_id, body, ts)"
@@ -83,9 +83,10 @@ inline const std::vector<std::vector<const char*>> kMigrations = {
         "   ROLLBACK;"
         "   SELECT 0, 0;"
         "  ELSE"
-        "   INSERT INTO inbox(user_id, seq, message_id) VALUES (p_to, LAST_INSERT_ID(), v_id);"
+        "   SET v_seq = LAST_INSERT_ID();"
+        "   INSERT INTO inbox(user_id, seq, message_id) VALUES (p_to, v_seq, v_id);"
         "   COMMIT;"
-        "   SELECT v_id, LAST_INSERT_ID();"
+        "   SELECT v_id, v_seq;"
         "  END IF;"
         " END",
     },

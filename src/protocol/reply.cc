@@ -85,7 +85,8 @@ std::string serializeOk(const nlohmann::json& rid, const Reply& r) {
     if (!rid.is_null())
       rid_text = rid.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::string line;
-    line.reserve(rid_text.size() + 80 + kNewline);  // 80: the rest with two 20-digit numbers
+    // 96: the rest, 43 bytes, with two numbers of up to 20 digits.
+    line.reserve(rid_text.size() + 96 + kNewline);
     line.push_back('{');
     if (!rid_text.empty()) line.append(R"("rid":)").append(rid_text).push_back(',');
     line.append(R"("ok":true,"message":{"id":)");

@@ -19,7 +19,7 @@ std::string line(const std::string& typed, const std::string& password = "") {
   return builder.stamp(*body).line;
 }
 
-TEST(RequestTest, ExactLinesForEveryRequest) {
+TEST(ClientRequestTest, ExactLinesForEveryRequest) {
   EXPECT_EQ(line("/register alice", "correct horse"),
             R"({"name":"alice","op":"register","password":"correct horse","rid":1})");
   EXPECT_EQ(line("/login alice", "pw12345678"),
@@ -45,7 +45,7 @@ TEST(RequestTest, ExactLinesForEveryRequest) {
   EXPECT_EQ(line("/ping"), R"({"op":"ping","rid":1})");
 }
 
-TEST(RequestTest, TextIsEscapedAsJson) {
+TEST(ClientRequestTest, TextIsEscapedAsJson) {
   EXPECT_EQ(line(R"(/msg bob say "hi" \o/)"),
             R"({"op":"send","rid":1,"text":"say \"hi\" \\o/","to":"bob"})");
   // UTF-8 passes through unescaped.
@@ -56,7 +56,7 @@ TEST(RequestTest, TextIsEscapedAsJson) {
             "{\"op\":\"send\",\"rid\":1,\"text\":\"a\xef\xbf\xbd\",\"to\":\"bob\"}");
 }
 
-TEST(RequestTest, LocalCommandsHaveNoRequest) {
+TEST(ClientRequestTest, LocalCommandsHaveNoRequest) {
   for (const char* typed : {"/help", "/quit", "/chat bob", "/chat", ""}) {
     auto parsed = parseCommand(typed, std::nullopt);
     ASSERT_TRUE(parsed.ok()) << typed;
@@ -64,7 +64,7 @@ TEST(RequestTest, LocalCommandsHaveNoRequest) {
   }
 }
 
-TEST(RequestTest, RidsIncrease) {
+TEST(ClientRequestTest, RidsIncrease) {
   RequestBuilder b;
   EXPECT_EQ(b.lastRid(), 0);
   auto first = b.stamp(ackBody(7));

@@ -6,13 +6,18 @@
 #include <chrono>
 #include <thread>
 
+#include "net/event_loop_pool.h"
 #include "net/loop_lag_probe.h"
 #include "net/post_batch.h"
+#include "net/tcp_server.h"
 #include "net/tls_stream.h"
+#include "net/web_server.h"
 #include "protocol/reply.h"
+#include "server/admin_server.h"
 #include "server/client_channel.h"
 #include "server/metrics_page.h"
 #include "server/web_root.h"
+#include "service/chat_service.h"
 
 namespace parley::server {
 namespace {
@@ -38,6 +43,10 @@ ParleyServer::ParleyServer(Config config) : config_(std::move(config)) {
 }
 
 ParleyServer::~ParleyServer() { stop(); }
+
+uint16_t ParleyServer::port() const { return tcp_ ? tcp_->port() : 0; }
+uint16_t ParleyServer::adminPort() const { return admin_ ? admin_->port() : 0; }
+uint16_t ParleyServer::webPort() const { return web_ ? web_->port() : 0; }
 
 Status ParleyServer::start() {
   auto store = openStore(config_.storeUrl(), &metrics_);

@@ -9,16 +9,25 @@
 #include "common/blocking_pool.h"
 #include "common/metrics.h"
 #include "common/status.h"
-#include "net/event_loop_pool.h"
-#include "net/tcp_server.h"
-#include "net/web_server.h"
-#include "server/admin_server.h"
 #include "server/config.h"
 #include "server/connection_tracker.h"
-#include "service/chat_service.h"
 #include "store/store.h"
 
+// Declared only: whoever starts a node (main.cc) need not compile Asio and
+// Beast for it.
+namespace parley {
+class ChatService;
+}
+namespace parley::net {
+struct ConnectionOptions;
+class EventLoopPool;
+class TcpServer;
+class WebServer;
+}  // namespace parley::net
+
 namespace parley::server {
+
+class AdminServer;
 
 class ParleyServer {
  public:
@@ -37,9 +46,10 @@ class ParleyServer {
   // in flight finished (bounded wait), store work drained. Idempotent.
   void stop();
 
-  uint16_t port() const { return tcp_ ? tcp_->port() : 0; }
-  uint16_t adminPort() const { return admin_ ? admin_->port() : 0; }
-  uint16_t webPort() const { return web_ ? web_->port() : 0; }
+  // The bound ports (0: not listening).
+  uint16_t port() const;
+  uint16_t adminPort() const;
+  uint16_t webPort() const;
 
  private:
   // The web listener (browser client + WebSocket), when configured.

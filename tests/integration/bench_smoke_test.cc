@@ -1,11 +1,13 @@
 // parley-bench against the real server for a few seconds, so the load tool
 // never rots and the server's close-under-load paths run in every build
 // (this is how a double free on close-with-a-write-in-flight was found).
+// parley-stall-probe too, briefly, with its I/O.
 // Only correctness is asserted: 0 lost, 0 duplicated (nor out of order, nor
 // mismatched). Timings never are.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -144,6 +146,27 @@ TEST(BenchSmokeTest, AServerThatDiesMidRunEndsTheRunPromptly) {
     EXPECT_GT(run.value("acked", 0), 0) << args;
     EXPECT_EQ(run.value("dropped_connections", 0), 20) << args << ": " << run.dump();
   }
+}
+
+// parley-stall-probe reports every CPU and its I/O; what it measures is the
+// machine's, so only the report's shape is checked.
+TEST(StallProbeSmokeTest, ReportsEachCpuAndTheFsyncLoop) {
+  std::string dir = std::filesystem::temp_directory_path().string();
+  std::string cmd = "timeout 60 " + std::string(PARLEY_STALL_PROBE_BIN) +
+                    " --seconds 0.3 --io fsync --dir " + dir + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = pclose(p);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  size_t brace = out.rfind("\n{");
+  ASSERT_NE(brace, std::string::npos) << out;
+  auto report = nlohmann::json::parse(out.substr(brace + 1));
+  EXPECT_EQ(report["cpus"].size(), std::max(1u, std::thread::hardware_concurrency())) << out;
+  EXPECT_GT(report["cpus"][0].value("sleeps", 0), 0) << out;
+  EXPECT_GT(report.value("writes", 0), 0) << out;
+  EXPECT_GT(report.value("write_max_ms", 0.0), 0.0) << out;
 }
 
 }  // namespace

@@ -74,12 +74,6 @@ int parseConfig(int argc, char** argv, Config* c) {
   app.add_option("--store", c->store, "Store URL: sqlite:PATH or mysql://user:pass@host:port/db")
       ->envname("PARLEY_STORE")
       ->group(storage);
-  app.add_option("--durability", c->durability,
-                 "When the SQLite store acknowledges a message: disk (after an fsync; survives "
-                 "power loss) or process (survives a crash of the server, not of the machine)")
-      ->envname("PARLEY_DURABILITY")
-      ->check(CLI::IsMember({"disk", "process"}))
-      ->group(storage);
   app.add_option("--bus", c->bus, "Message bus: local (one node), or redis://host:port")
       ->envname("PARLEY_BUS")
       ->group(storage);
@@ -231,7 +225,6 @@ std::string toToml(const Config& c) {
       << "threads = " << c.threads << "\n"
       << "data = " << str(c.data) << "\n"
       << "store = " << str(c.store) << "\n"
-      << "durability = " << str(c.durability) << "\n"
       << "bus = " << str(c.bus) << "\n"
       << "node-id = " << str(c.node_id) << "\n"
       << "presence-ttl = " << c.presence_ttl << "\n"

@@ -16,7 +16,6 @@ struct Config {
   uint16_t port = 7000;
   std::string data = "./parley.db";  // SQLite file used when `store` is empty
   std::string store;                 // store URL: sqlite:PATH or mysql://...
-  std::string durability = "disk";   // SQLite acks after: disk (fsync) | process (write)
   std::string bus = "local";         // "local" or redis://host:port
   std::string node_id;               // defaults to host-pid; names this node on the bus
   unsigned presence_ttl = 15;        // seconds before a dead node's users are shown offline

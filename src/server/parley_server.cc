@@ -49,9 +49,7 @@ uint16_t ParleyServer::adminPort() const { return admin_ ? admin_->port() : 0; }
 uint16_t ParleyServer::webPort() const { return web_ ? web_->port() : 0; }
 
 Status ParleyServer::start() {
-  auto durability = parseDurability(config_.durability);
-  if (!durability.ok()) return durability.status();
-  auto store = openStore(config_.storeUrl(), &metrics_, durability.value());
+  auto store = openStore(config_.storeUrl(), &metrics_);
   if (!store.ok()) return Status(store.status().code(), "store: " + store.status().message());
   store_ = std::move(store).value();
   // A commit's replies and events reach each event loop as one handler.

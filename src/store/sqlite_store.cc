@@ -87,32 +87,10 @@ Status openSpan(SqliteDb& db, GroupId group, UserId user) {
   return s.bind(1, user).bind(2, group).exec();
 }
 
-// Durability::kProcess acknowledges messages before their commit is synced,
-// so a power loss (or a kernel crash) can take back the newest ones, and
-// SQLite would hand their ids (each recipient's seq) out again: a client
-// that saw the lost message would drop the new one as already seen. So
-// every start in that mode moves the next id past anything an earlier run
-// can have handed out unsynced, with a row no stream reads (chat '': no
-// chat key is empty), committed with synchronous=FULL before the writer
-// starts. Not again while that row is still the newest: nothing was
-// acknowledged since it was synced.
-Status skipIdsAnEarlierRunMayHaveLost(SqliteDb& db) {
-  {
-    PREPARE(newest, db, "SELECT chat FROM messages ORDER BY id DESC LIMIT 1");
-    if (newest.step() && newest.text(0).empty()) return Status::Ok();
-    if (!newest.status().ok()) return newest.status();
-  }
-  PREPARE(skip, db,
-          "INSERT INTO messages(id, chat, sender_id, recipient_id, group_id, body, ts) "
-          "VALUES ((SELECT COALESCE(MAX(id), 0) FROM messages) + ?, '', 0, NULL, NULL, '', 0)");
-  return skip.bind(1, SqliteStore::kRestartIdGap).exec();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
-                                                       size_t read_connections, Metrics* metrics,
-                                                       Durability durability) {
+                                                       size_t read_connections, Metrics* metrics) {
   std::unique_ptr<SqliteStore> store(new SqliteStore());
   store->path_ = path;
   store->writer_db_ = std::make_unique<SqliteDb>();
@@ -172,10 +150,6 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                     "migration to schema " + std::to_string(v + 1) + ": " + st.message());
     }
   }
-  if (durability == Durability::kProcess) {
-    st = skipIdsAnEarlierRunMayHaveLost(w);
-    if (!st.ok()) return st;
-  }
   for (size_t i = 0; i < std::max<size_t>(1, read_connections); ++i) {
     auto r = std::make_unique<SqliteDb>();
     st = r->open(path, /*read_only=*/true);
@@ -207,14 +181,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   LatencyBuckets* sync_time = metrics ? &metrics->store_wal_sync : nullptr;
   LatencyBuckets* hold_time = metrics ? &metrics->store_writer_hold : nullptr;
   store->writer_ = std::make_unique<SqliteWriter>(
-      w, kMaxQueuedWrites,
-      [sync = store->wal_sync_.get(), sync_time] {
+      w, kMaxQueuedWrites, [sync = store->wal_sync_.get(), sync_time] {
         auto started = std::chrono::steady_clock::now();
         Status st = sync->sync();
         if (sync_time) sync_time->observe(std::chrono::steady_clock::now() - started);
         return st;
-      },
-      durability);
+      });
   store->checkpointer_ = std::make_unique<SqliteCheckpointer>(
       path, std::chrono::milliseconds(100),
       [writer = store->writer_.get(), hold_time](const std::function<void()>& fn) {

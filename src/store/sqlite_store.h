@@ -33,17 +33,11 @@ class SqliteStore final : public Store {
  public:
   static constexpr size_t kReadConnections = 4;
 
-  // With Durability::kProcess, the ids each start skips: far more than the
-  // messages acknowledged between two background syncs
-  // (SqliteWriter::kProcessSyncInterval, ~15,000 at this writer's fastest).
-  static constexpr int64_t kRestartIdGap = 1'000'000;
-
   // Opens or creates the database at `path`; creates or migrates the schema.
-  // `metrics` (optional, outlives the store) and `durability`: see openStore.
+  // `metrics` (optional, outlives the store): see openStore.
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
                                                    size_t read_connections = kReadConnections,
-                                                   Metrics* metrics = nullptr,
-                                                   Durability durability = Durability::kDisk);
+                                                   Metrics* metrics = nullptr);
   ~SqliteStore() override;
 
   Result<User> createUser(const std::string& name, const std::string& password_hash,

@@ -19,12 +19,8 @@ bool isRefusal(const Status& status) {
 
 }  // namespace
 
-SqliteWriter::SqliteWriter(SqliteDb& db, size_t max_queued, MakeDurable make_durable,
-                           Durability durability)
-    : db_(db),
-      max_queued_(max_queued),
-      make_durable_(std::move(make_durable)),
-      durability_(durability) {
+SqliteWriter::SqliteWriter(SqliteDb& db, size_t max_queued, MakeDurable make_durable)
+    : db_(db), max_queued_(max_queued), make_durable_(std::move(make_durable)) {
   // Should this fail, commits stay synchronous=FULL: slower, as safe.
   (void)db_.execScript("PRAGMA synchronous=NORMAL;");
   // What an earlier process committed may not be synced yet (it crashed, the
@@ -167,19 +163,9 @@ void SqliteWriter::handOver(Untold untold) {
 void SqliteWriter::completionLoop() {
   std::deque<Untold> committed;
   std::unique_lock<std::mutex> lock(untold_mu_);
-  last_sync_ = std::chrono::steady_clock::now();
   while (true) {
-    auto ready = [this] { return writer_done_ || !untold_.empty(); };
-    if (told_unsynced_) {
-      untold_cv_.wait_until(lock, last_sync_ + kProcessSyncInterval, ready);
-    } else {
-      untold_cv_.wait(lock, ready);
-    }
-    if (untold_.empty()) {
-      syncInBackground(lock);
-      if (writer_done_) return;  // the writer has stopped and all is told
-      continue;
-    }
+    untold_cv_.wait(lock, [this] { return writer_done_ || !untold_.empty(); });
+    if (untold_.empty()) return;  // the writer has stopped and all is told
     // Every batch committed so far: one fsync makes all of them durable.
     committed.swap(untold_);
     untold_cv_.notify_all();  // room for the writer
@@ -192,11 +178,7 @@ void SqliteWriter::completionLoop() {
       newest = std::max(newest, u.newest_id);
     }
     if (stored) {
-      if (durability_ == Durability::kDisk) {
-        makeDurableOrDie();
-      } else {
-        told_unsynced_ = true;
-      }
+      makeDurableOrDie();
       // Before anyone is told: a recipient's next read must see its event.
       if (newest > durable_id_.load(std::memory_order_relaxed)) {
         durable_id_.store(newest, std::memory_order_release);
@@ -205,20 +187,7 @@ void SqliteWriter::completionLoop() {
     for (Untold& untold : committed) tell(untold);
     committed.clear();
     lock.lock();
-    syncInBackground(lock);
   }
-}
-
-void SqliteWriter::syncInBackground(std::unique_lock<std::mutex>& lock) {
-  auto now = std::chrono::steady_clock::now();
-  if (!told_unsynced_ || (now < last_sync_ + kProcessSyncInterval && !writer_done_)) return;
-  // Timed from when the sync begins: what is told after that point waits at
-  // most one interval for the next, however long this one takes.
-  last_sync_ = now;
-  told_unsynced_ = false;
-  lock.unlock();
-  makeDurableOrDie();
-  lock.lock();
 }
 
 void SqliteWriter::tell(Untold& untold) {

@@ -34,7 +34,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -49,7 +48,6 @@
 #include "common/model.h"
 #include "common/status.h"
 #include "store/sqlite_db.h"
-#include "store/store.h"
 
 namespace parley {
 
@@ -84,15 +82,8 @@ class SqliteWriter {
   // completionLoop).
   using MakeDurable = std::function<Status()>;
 
-  // With Durability::kProcess, the completion thread tells a batch's jobs
-  // as soon as it has committed and calls make_durable in the background:
-  // once this long has passed since it last did, and when the writer stops.
-  static constexpr std::chrono::milliseconds kProcessSyncInterval{100};
-
-  // Switches `db` to synchronous=NORMAL: `make_durable` does the syncing,
-  // before a batch's jobs are told (kDisk) or after (kProcess).
-  SqliteWriter(SqliteDb& db, size_t max_queued, MakeDurable make_durable,
-               Durability durability = Durability::kDisk);
+  // Switches `db` to synchronous=NORMAL: `make_durable` does the syncing.
+  SqliteWriter(SqliteDb& db, size_t max_queued, MakeDurable make_durable);
   SqliteWriter(const SqliteWriter&) = delete;
   SqliteWriter& operator=(const SqliteWriter&) = delete;
   // Runs what is queued, tells every job how it ended, then joins both threads.
@@ -126,11 +117,10 @@ class SqliteWriter {
   Result<Seq> lastSeq(SqliteDb& db, UserId user);
   // The members of `group` (sorted), from the cache or the database.
   Result<const std::vector<UserId>*> members(SqliteDb& db, GroupId group);
-  // The newest message id whose commit has been made durable (with
-  // kProcess: committed). Readers show nothing newer: a row committed but not
-  // yet synced could vanish in a power loss, and SQLite would then hand its
-  // id out again — to a message a client that saw the first would drop as a
-  // duplicate (with kProcess, SqliteStore::kRestartIdGap prevents that).
+  // The newest message id whose commit has been made durable. Readers show
+  // nothing newer: a row committed but not yet synced could vanish in a
+  // power loss, and SQLite would then hand its id out again — to a message
+  // a client that saw the first would drop as a duplicate.
   Seq durableMessageId() const { return durable_id_.load(std::memory_order_acquire); }
 
   // Membership of `group` changed: reload it next time.
@@ -156,8 +146,6 @@ class SqliteWriter {
   Seq newestMessageId();
   // make_durable_, and a failure is fatal (see completionLoop).
   void makeDurableOrDie();
-  // kProcess: when the completion thread syncs what it told without one.
-  void syncInBackground(std::unique_lock<std::mutex>& lock);
   void loop();
   void runBatch(std::vector<JobPtr>& batch);
   // Queues a finished batch for the completion thread (waits for room).
@@ -174,7 +162,6 @@ class SqliteWriter {
   SqliteDb& db_;
   const size_t max_queued_;
   const MakeDurable make_durable_;
-  const Durability durability_;
   std::atomic<Seq> durable_id_{0};
   std::mutex mu_;
   std::condition_variable cv_;
@@ -195,10 +182,6 @@ class SqliteWriter {
   std::deque<Untold> untold_;          // guarded by untold_mu_, oldest first
   bool writer_done_ = false;           // guarded by untold_mu_: no batch will come
   std::thread completion_thread_;
-  // Completion thread only (kProcess): batches told since the last sync,
-  // and when that sync began.
-  bool told_unsynced_ = false;
-  std::chrono::steady_clock::time_point last_sync_;
 
   // Writer-thread state.
   std::unordered_map<UserId, Seq> last_seq_;

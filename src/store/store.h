@@ -169,33 +169,12 @@ class Store {
 
 using StorePtr = std::unique_ptr<Store>;
 
-// When the embedded store acknowledges a write (`--durability`).
-enum class Durability {
-  // After an fsync of the WAL: an acknowledged message survives a crash of
-  // the server, of the kernel and a power loss. The default.
-  kDisk,
-  // Once the commit's pages are in the kernel's hands: it survives a crash
-  // (kill -9) of the server, not of the machine. The WAL is fsynced in the
-  // background (SqliteWriter::kProcessSyncInterval), so a power loss forgets
-  // at most the acknowledgements of that long, and message ids handed out
-  // then are not handed out again (SqliteStore::kRestartIdGap). For a disk
-  // whose fsyncs are slow or stall the machine (docs/performance.md,
-  // seventeenth round).
-  kProcess,
-};
-
-// Parses "disk" or "process".
-Result<Durability> parseDurability(const std::string& name);
-
 // Opens the store named by `url`:
 //   sqlite:PATH (or a bare path)           embedded SQLite file, WAL
 //   mysql://user:pass@host:port/database   MySQL / MariaDB
 // Creates or migrates the schema. Returns Unavailable/Internal on failure.
 // `metrics` (optional, outlives the store): where the embedded store times
-// its disk (Metrics::store_wal_sync, store_writer_hold). `durability` is the
-// embedded store's; MariaDB's own settings (innodb_flush_log_at_trx_commit)
-// decide for it, and anything but kDisk with a mysql:// URL is BadRequest.
-Result<StorePtr> openStore(const std::string& url, Metrics* metrics = nullptr,
-                           Durability durability = Durability::kDisk);
+// its disk (Metrics::store_wal_sync, store_writer_hold).
+Result<StorePtr> openStore(const std::string& url, Metrics* metrics = nullptr);
 
 }  // namespace parley

@@ -3,7 +3,7 @@
 // server is killed in the middle of it, restarted on the same data, and
 // every acknowledged message must reach its recipient (1:1 and group) when
 // the recipient logs in again. Twice, so the second crash hits a database
-// that already recovered from one. In both durability modes.
+// that already recovered from one.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -39,13 +39,8 @@ std::string soak(uint16_t port, const std::string& args) {
   return std::string(PARLEY_SOAK_BIN) + " --port " + std::to_string(port) + " " + args;
 }
 
-// Both durability modes: `process` acknowledges before the fsync, which a
-// crash of the server (not of the machine) must not be able to undo either.
-class CrashTest : public ::testing::TestWithParam<const char*> {};
-
-TEST_P(CrashTest, Kill9UnderLoadLosesNoAcknowledgedMessage) {
-  ServerProcess server(
-      {"--rate-per-connection", "0", "--rate-per-user", "0", "--durability", GetParam()});
+TEST(CrashTest, Kill9UnderLoadLosesNoAcknowledgedMessage) {
+  ServerProcess server({"--rate-per-connection", "0", "--rate-per-user", "0"});
   server.start();
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
@@ -85,9 +80,6 @@ TEST_P(CrashTest, Kill9UnderLoadLosesNoAcknowledgedMessage) {
     EXPECT_EQ(v.value("lost", -1), 0) << verdict;
   }
 }
-
-INSTANTIATE_TEST_SUITE_P(Durability, CrashTest, ::testing::Values("disk", "process"),
-                         [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace parley::testing

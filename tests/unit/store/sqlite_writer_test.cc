@@ -12,7 +12,6 @@
 #include <condition_variable>
 #include <csignal>
 #include <filesystem>
-#include <functional>
 #include <mutex>
 #include <semaphore>
 #include <string>
@@ -455,53 +454,6 @@ TEST(SqliteWriterTest, TheDurableMessageIdMovesOnlyAfterTheSyncThatCoversIt) {
     ASSERT_TRUE(told.load());
     EXPECT_EQ(writer.durableMessageId(), 2) << "moved before the job was told";
   }
-  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
-}
-
-// Durability::kProcess: a job is told once its batch has committed, before
-// any sync; the completion thread then syncs in the background within
-// kProcessSyncInterval, and once more when the writer stops.
-TEST(SqliteWriterTest, ProcessDurabilityTellsAtCommitAndSyncsInTheBackground) {
-  std::string path = tempDb("process");
-  SqliteDb db;
-  ASSERT_TRUE(db.open(path, /*read_only=*/false).ok());
-  ASSERT_TRUE(db.execScript("PRAGMA journal_mode=WAL;"
-                            "CREATE TABLE messages(id INTEGER PRIMARY KEY, body);")
-                  .ok());
-  std::atomic<int> syncs{0};
-  auto waitFor = [](const std::function<bool()>& done) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return done();
-  };
-  int synced_when_second_told = -1;
-  {
-    SqliteWriter writer(
-        db, 10,
-        [&] {
-          syncs.fetch_add(1);
-          return Status::Ok();
-        },
-        Durability::kProcess);
-    ASSERT_EQ(syncs.load(), 1) << "what an earlier process committed is synced at start";
-    std::atomic<bool> told{false};
-    writer.submit(std::make_unique<MessageJob>(&told));
-    ASSERT_TRUE(waitFor([&] { return told.load(); }));
-    EXPECT_EQ(writer.durableMessageId(), 1) << "readers see it once its sender is told";
-    // Told without a sync (the one at start is all there was), then synced
-    // while the writer runs on: the background sync.
-    ASSERT_TRUE(waitFor([&] { return syncs.load() >= 2; })) << "no background sync";
-    EXPECT_EQ(syncs.load(), 2) << "nothing more was told, so nothing more to sync";
-
-    std::atomic<bool> told_again{false};
-    writer.submit(std::make_unique<MessageJob>(&told_again));
-    ASSERT_TRUE(waitFor([&] { return told_again.load(); }));
-    synced_when_second_told = syncs.load();
-  }  // stopping syncs what was told since the last sync
-  EXPECT_GT(syncs.load(), synced_when_second_told);
-  EXPECT_GE(syncs.load(), 3);
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 

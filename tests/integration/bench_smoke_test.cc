@@ -22,6 +22,17 @@
 namespace parley::testing {
 namespace {
 
+// Runs `cmd` through the shell; returns what it printed and sets `status`
+// (pclose's).
+std::string capture(const std::string& cmd, int* status) {
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  *status = pclose(p);
+  return out;
+}
+
 // Runs parley-bench (for at most a minute) and returns its JSON summary.
 nlohmann::json runBench(const ServerProcess& server, const std::string& args,
                         int expected_exit = 0) {
@@ -30,11 +41,8 @@ nlohmann::json runBench(const ServerProcess& server, const std::string& args,
   std::string cmd = "timeout 60 " + std::string(PARLEY_BENCH_BIN) + " --port " +
                     std::to_string(server.port()) + " --token-dir " + server.dir() +
                     "/tokens --progress 0 " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = pclose(p);
+  int status = 0;
+  std::string out = capture(cmd, &status);
   EXPECT_TRUE(WIFEXITED(status)) << out;
   EXPECT_EQ(WEXITSTATUS(status), expected_exit) << out;
   size_t brace = out.rfind("\n{");
@@ -154,11 +162,8 @@ TEST(StallProbeSmokeTest, ReportsEachCpuAndTheFsyncLoop) {
   std::string dir = std::filesystem::temp_directory_path().string();
   std::string cmd = "timeout 60 " + std::string(PARLEY_STALL_PROBE_BIN) +
                     " --seconds 0.3 --io fsync --dir " + dir + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = pclose(p);
+  int status = 0;
+  std::string out = capture(cmd, &status);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
   size_t brace = out.rfind("\n{");
   ASSERT_NE(brace, std::string::npos) << out;

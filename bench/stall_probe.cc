@@ -114,15 +114,19 @@ void probe(Clock::time_point end, int priority, Oversleeps* out, std::atomic<boo
 }
 
 // The first CPU's stops that every other CPU's probe also saw (their stops
-// overlap it). Both lists are in time order.
+// overlap it). Each list is in time order and its stops do not overlap, so
+// one pass per list: an hour of stops is matched in linear time.
 long stopsSeenByAll(const std::vector<Oversleeps>& cpus) {
   if (cpus.size() < 2) return cpus.empty() ? 0 : cpus[0].over_5ms;
+  std::vector<size_t> next(cpus.size(), 0);  // per CPU: its first stop not yet over
   long together = 0;
   for (const Stop& stop : cpus[0].stops) {
-    bool all = std::all_of(cpus.begin() + 1, cpus.end(), [&](const Oversleeps& other) {
-      return std::any_of(other.stops.begin(), other.stops.end(),
-                         [&](const Stop& s) { return s.from < stop.to && stop.from < s.to; });
-    });
+    bool all = true;
+    for (size_t c = 1; c < cpus.size(); ++c) {
+      const std::vector<Stop>& other = cpus[c].stops;
+      while (next[c] < other.size() && other[next[c]].to <= stop.from) next[c]++;
+      all = all && next[c] < other.size() && other[next[c]].from < stop.to;
+    }
     if (all) together++;
   }
   return together;

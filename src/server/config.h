@@ -14,15 +14,16 @@ namespace parley::server {
 struct Config {
   std::string host = "127.0.0.1";
   uint16_t port = 7000;
-  std::string data = "./parley.db";  // SQLite file used when `store` is empty
-  std::string store;                 // store URL: sqlite:PATH or mysql://...
-  std::string bus = "local";         // "local" or redis://host:port
-  std::string node_id;               // defaults to host-pid; names this node on the bus
-  unsigned presence_ttl = 15;        // seconds before a dead node's users are shown offline
-  size_t threads = 0;                // event loops; 0 = hardware threads
-  size_t blocking_threads = 16;      // pool for store/hashing work
-  size_t max_pending_tasks = 65536;  // blocking work queued before `unavailable`
-  size_t max_line = 64 * 1024;       // bytes per request line
+  std::string data = "./parley.db";   // SQLite file used when `store` is empty
+  std::string store;                  // store URL: sqlite:PATH or mysql://...
+  unsigned wal_sync_interval_us = 0;  // SQLite: least time between WAL fsyncs' starts
+  std::string bus = "local";          // "local" or redis://host:port
+  std::string node_id;                // defaults to host-pid; names this node on the bus
+  unsigned presence_ttl = 15;         // seconds before a dead node's users are shown offline
+  size_t threads = 0;                 // event loops; 0 = hardware threads
+  size_t blocking_threads = 16;       // pool for store/hashing work
+  size_t max_pending_tasks = 65536;   // blocking work queued before `unavailable`
+  size_t max_line = 64 * 1024;        // bytes per request line
   size_t max_queued_bytes = 4 * 1024 * 1024;  // per-connection output bound
   unsigned idle_timeout = 300;                // seconds without input before closing
   std::string log_level = "info";

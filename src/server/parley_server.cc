@@ -49,7 +49,10 @@ uint16_t ParleyServer::adminPort() const { return admin_ ? admin_->port() : 0; }
 uint16_t ParleyServer::webPort() const { return web_ ? web_->port() : 0; }
 
 Status ParleyServer::start() {
-  auto store = openStore(config_.storeUrl(), &metrics_);
+  StoreOptions store_options;
+  store_options.metrics = &metrics_;
+  store_options.wal_sync_interval = std::chrono::microseconds(config_.wal_sync_interval_us);
+  auto store = openStore(config_.storeUrl(), store_options);
   if (!store.ok()) return Status(store.status().code(), "store: " + store.status().message());
   store_ = std::move(store).value();
   // A commit's replies and events reach each event loop as one handler.

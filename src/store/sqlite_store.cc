@@ -90,7 +90,9 @@ Status openSpan(SqliteDb& db, GroupId group, UserId user) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
-                                                       size_t read_connections, Metrics* metrics) {
+                                                       size_t read_connections,
+                                                       const StoreOptions& options) {
+  Metrics* metrics = options.metrics;
   std::unique_ptr<SqliteStore> store(new SqliteStore());
   store->path_ = path;
   store->writer_db_ = std::make_unique<SqliteDb>();
@@ -181,12 +183,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   LatencyBuckets* sync_time = metrics ? &metrics->store_wal_sync : nullptr;
   LatencyBuckets* hold_time = metrics ? &metrics->store_writer_hold : nullptr;
   store->writer_ = std::make_unique<SqliteWriter>(
-      w, kMaxQueuedWrites, [sync = store->wal_sync_.get(), sync_time] {
+      w, kMaxQueuedWrites,
+      [sync = store->wal_sync_.get(), sync_time] {
         auto started = std::chrono::steady_clock::now();
         Status st = sync->sync();
         if (sync_time) sync_time->observe(std::chrono::steady_clock::now() - started);
         return st;
-      });
+      },
+      options.wal_sync_interval);
   store->checkpointer_ = std::make_unique<SqliteCheckpointer>(
       path, std::chrono::milliseconds(100),
       [writer = store->writer_.get(), hold_time](const std::function<void()>& fn) {

@@ -34,10 +34,10 @@ class SqliteStore final : public Store {
   static constexpr size_t kReadConnections = 4;
 
   // Opens or creates the database at `path`; creates or migrates the schema.
-  // `metrics` (optional, outlives the store): see openStore.
+  // `options`: see openStore.
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
                                                    size_t read_connections = kReadConnections,
-                                                   Metrics* metrics = nullptr);
+                                                   const StoreOptions& options = {});
   ~SqliteStore() override;
 
   Result<User> createUser(const std::string& name, const std::string& password_hash,

@@ -19,8 +19,12 @@ bool isRefusal(const Status& status) {
 
 }  // namespace
 
-SqliteWriter::SqliteWriter(SqliteDb& db, size_t max_queued, MakeDurable make_durable)
-    : db_(db), max_queued_(max_queued), make_durable_(std::move(make_durable)) {
+SqliteWriter::SqliteWriter(SqliteDb& db, size_t max_queued, MakeDurable make_durable,
+                           std::chrono::microseconds sync_interval)
+    : db_(db),
+      max_queued_(max_queued),
+      make_durable_(std::move(make_durable)),
+      sync_interval_(sync_interval) {
   // Should this fail, commits stay synchronous=FULL: slower, as safe.
   (void)db_.execScript("PRAGMA synchronous=NORMAL;");
   // What an earlier process committed may not be synced yet (it crashed, the
@@ -167,8 +171,23 @@ void SqliteWriter::completionLoop() {
     untold_cv_.wait(lock, [this] { return writer_done_ || !untold_.empty(); });
     if (untold_.empty()) return;  // the writer has stopped and all is told
     // Every batch committed so far: one fsync makes all of them durable.
-    committed.swap(untold_);
-    untold_cv_.notify_all();  // room for the writer
+    auto take = [&] {
+      for (Untold& u : untold_) committed.push_back(std::move(u));
+      untold_.clear();
+      untold_cv_.notify_all();  // room for the writer
+    };
+    take();
+    if (sync_interval_.count() > 0) {
+      // The interval's commits join this fsync. They are taken as they come,
+      // so the writer never waits for room meanwhile; the interval (at most
+      // a tenth of a second, see Config) bounds how many there are.
+      const auto due = last_sync_start_ + sync_interval_;
+      while (!writer_done_ && untold_cv_.wait_until(
+                                  lock, due, [this] { return writer_done_ || !untold_.empty(); })) {
+        take();
+      }
+      take();
+    }
     lock.unlock();
     Seq newest = 0;
     bool stored = false;
@@ -178,6 +197,7 @@ void SqliteWriter::completionLoop() {
       newest = std::max(newest, u.newest_id);
     }
     if (stored) {
+      last_sync_start_ = std::chrono::steady_clock::now();
       makeDurableOrDie();
       // Before anyone is told: a recipient's next read must see its event.
       if (newest > durable_id_.load(std::memory_order_relaxed)) {

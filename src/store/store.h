@@ -12,6 +12,7 @@
 // the client and the server keeps running).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -169,12 +170,21 @@ class Store {
 
 using StorePtr = std::unique_ptr<Store>;
 
+// How the store is opened, beyond its URL.
+struct StoreOptions {
+  // Optional, outlives the store: where the embedded store times its disk
+  // (Metrics::store_wal_sync, store_writer_hold).
+  Metrics* metrics = nullptr;
+  // The embedded store's least time between the starts of two WAL fsyncs
+  // (SqliteWriter; `--wal-sync-interval-us`). MariaDB's own settings decide
+  // its flushes, so anything but 0 with a mysql:// URL is BadRequest.
+  std::chrono::microseconds wal_sync_interval{0};
+};
+
 // Opens the store named by `url`:
 //   sqlite:PATH (or a bare path)           embedded SQLite file, WAL
 //   mysql://user:pass@host:port/database   MySQL / MariaDB
 // Creates or migrates the schema. Returns Unavailable/Internal on failure.
-// `metrics` (optional, outlives the store): where the embedded store times
-// its disk (Metrics::store_wal_sync, store_writer_hold).
-Result<StorePtr> openStore(const std::string& url, Metrics* metrics = nullptr);
+Result<StorePtr> openStore(const std::string& url, const StoreOptions& options = {});
 
 }  // namespace parley

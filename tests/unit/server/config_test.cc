@@ -61,7 +61,8 @@ TEST_F(ConfigTest, FileThenEnvironmentThenFlags) {
 TEST_F(ConfigTest, PrintedConfigReadsBackTheSame) {
   Config original;
   ASSERT_EQ(parse({"--port", "7001", "--web-port", "7081", "--web-root", "/srv/web", "--bus",
-                   "redis://r:6379", "--rate-per-user", "2.5", "--max-pending-tasks", "500"},
+                   "redis://r:6379", "--rate-per-user", "2.5", "--max-pending-tasks", "500",
+                   "--wal-sync-interval-us", "750"},
                   &original),
             -1);
   std::ofstream(path_) << toToml(original);
@@ -70,6 +71,7 @@ TEST_F(ConfigTest, PrintedConfigReadsBackTheSame) {
   EXPECT_EQ(toToml(back), toToml(original));
   EXPECT_EQ(back.web_root, "/srv/web");
   EXPECT_EQ(back.max_pending_tasks, 500u);
+  EXPECT_EQ(back.wal_sync_interval_us, 750u);
   EXPECT_DOUBLE_EQ(back.rate_per_user, 2.5);
 }
 

@@ -457,6 +457,156 @@ TEST(SqliteWriterTest, TheDurableMessageIdMovesOnlyAfterTheSyncThatCoversIt) {
   std::filesystem::remove_all(std::filesystem::path(path).parent_path());
 }
 
+// --- the sync interval -------------------------------------------------------
+
+// What a writer with a sync interval did: when each make_durable call began,
+// and which jobs have run (their batch is taken) and been told.
+struct SyncLog {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::chrono::steady_clock::time_point> syncs;  // the constructor's first
+  std::vector<bool> ran, told;
+
+  explicit SyncLog(size_t jobs) : ran(jobs), told(jobs) {}
+  SqliteWriter::MakeDurable makeDurable() {
+    return [this] {
+      std::lock_guard<std::mutex> lock(mu);
+      syncs.push_back(std::chrono::steady_clock::now());
+      return Status::Ok();
+    };
+  }
+  void mark(std::vector<bool>& flags, size_t job) {
+    std::lock_guard<std::mutex> lock(mu);
+    flags[job] = true;
+    cv.notify_all();
+  }
+  // Waits (10 s at most: a bound on a hang, not a timing) for `flags[job]`.
+  bool await(const std::vector<bool>& flags, size_t job) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(10), [&] { return flags[job]; });
+  }
+  size_t syncCount() {
+    std::lock_guard<std::mutex> lock(mu);
+    return syncs.size();
+  }
+};
+
+class LoggedJob final : public SqliteWriter::Job {
+ public:
+  LoggedJob(SyncLog* log, size_t index) : log_(log), index_(index) {}
+  Status run(SqliteWriter&, SqliteDb& db) override {
+    auto insert = db.prepare("INSERT INTO t(v) VALUES (1)");
+    if (!insert.ok()) return insert.status();
+    Status st = db.stmt(insert.value()).exec();
+    log_->mark(log_->ran, index_);
+    return st;
+  }
+  void finish(const Status& status) override {
+    EXPECT_TRUE(status.ok()) << status.toString();
+    log_->mark(log_->told, index_);
+  }
+
+ private:
+  SyncLog* log_;
+  size_t index_;
+};
+
+std::string tableDb(const char* name, SqliteDb* db) {
+  std::string path = tempDb(name);
+  EXPECT_TRUE(db->open(path, /*read_only=*/false).ok());
+  EXPECT_TRUE(db->execScript("PRAGMA journal_mode=WAL; CREATE TABLE t(v INTEGER);").ok());
+  return path;
+}
+
+constexpr auto kHour = std::chrono::hours(1);
+
+TEST(SqliteWriterSyncIntervalTest, TheFirstCommitAfterAQuietSpellIsSyncedAtOnce) {
+  SqliteDb db;
+  std::string path = tableDb("interval-quiet", &db);
+  SyncLog log(1);
+  {
+    SqliteWriter writer(db, 10, log.makeDurable(), kHour);
+    writer.submit(std::make_unique<LoggedJob>(&log, 0));
+    EXPECT_TRUE(log.await(log.told, 0)) << "the first sync waited for the interval";
+  }
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
+TEST(SqliteWriterSyncIntervalTest, SyncsStartTheIntervalApartAndCoverTheCommitsOfIt) {
+  SqliteDb db;
+  std::string path = tableDb("interval-apart", &db);
+  constexpr auto kInterval = std::chrono::milliseconds(400);
+  SyncLog log(3);
+  {
+    SqliteWriter writer(db, 10, log.makeDurable(), kInterval);
+    writer.submit(std::make_unique<LoggedJob>(&log, 0));
+    ASSERT_TRUE(log.await(log.told, 0));
+    ASSERT_EQ(log.syncCount(), 2u) << "the constructor's sync and job 0's";
+    // Two batches (job 1 was taken before job 2 was queued), committed
+    // within the interval that began with job 0's sync.
+    writer.submit(std::make_unique<LoggedJob>(&log, 1));
+    ASSERT_TRUE(log.await(log.ran, 1));
+    writer.submit(std::make_unique<LoggedJob>(&log, 2));
+    ASSERT_TRUE(log.await(log.told, 1));
+    ASSERT_TRUE(log.await(log.told, 2));
+    std::lock_guard<std::mutex> lock(log.mu);
+    ASSERT_GE(log.syncs.size(), 3u);
+    EXPECT_GE(log.syncs[2] - log.syncs[1], kInterval) << "a sync started early";
+    // Job 2's commit could only miss the interval on a machine stalled for
+    // most of 400 ms; then it has a sync of its own, after the interval again.
+    if (log.syncs.size() == 4) {
+      EXPECT_GE(log.syncs[3] - log.syncs[2], kInterval);
+    }
+    EXPECT_LE(log.syncs.size(), 4u);
+  }
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
+TEST(SqliteWriterSyncIntervalTest, TheWriterGoesOnCommittingThroughoutTheInterval) {
+  SqliteDb db;
+  std::string path = tableDb("interval-writer", &db);
+  // More batches than the hand-over queue holds (kMaxUntold): the writer
+  // would wait for room if the completion thread left them there.
+  constexpr size_t kBatches = SqliteWriter::kMaxUntold + 2;
+  SyncLog log(kBatches + 1);
+  {
+    SqliteWriter writer(db, 10, log.makeDurable(), kHour);
+    writer.submit(std::make_unique<LoggedJob>(&log, 0));
+    ASSERT_TRUE(log.await(log.told, 0));
+    for (size_t i = 1; i <= kBatches; ++i) {
+      writer.submit(std::make_unique<LoggedJob>(&log, i));
+      ASSERT_TRUE(log.await(log.ran, i)) << "batch " << i << " never ran";
+    }
+    {
+      std::lock_guard<std::mutex> lock(log.mu);
+      EXPECT_EQ(log.syncs.size(), 2u) << "a sync inside the interval";
+      for (size_t i = 1; i <= kBatches; ++i) EXPECT_FALSE(log.told[i]) << "told unsynced: " << i;
+    }
+    writer.stop();  // syncs at once (below), and tells them all
+    for (size_t i = 1; i <= kBatches; ++i) EXPECT_TRUE(log.await(log.told, i)) << "job " << i;
+    EXPECT_EQ(log.syncCount(), 3u) << "one sync for all the interval's batches";
+  }
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
+TEST(SqliteWriterSyncIntervalTest, AStopDoesNotWaitOutTheInterval) {
+  SqliteDb db;
+  std::string path = tableDb("interval-stop", &db);
+  SyncLog log(2);
+  {
+    SqliteWriter writer(db, 10, log.makeDurable(), kHour);
+    writer.submit(std::make_unique<LoggedJob>(&log, 0));
+    ASSERT_TRUE(log.await(log.told, 0));
+    writer.submit(std::make_unique<LoggedJob>(&log, 1));
+    ASSERT_TRUE(log.await(log.ran, 1));
+    std::thread stopper([&] { writer.stop(); });
+    EXPECT_TRUE(log.await(log.told, 1)) << "the stop waited for the interval";
+    stopper.join();
+    EXPECT_EQ(log.syncCount(), 3u) << "job 1 was told without a sync of its own";
+  }
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
 TEST(SqliteWriterDeathTest, ACommitThatCannotBeMadeDurableStopsTheProcess) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   std::string path = tempDb("fsync-fails");

@@ -928,7 +928,7 @@ TEST(SqliteCheckpointTest, TheStoreTimesItsWalSyncsAndItsWriterHolds) {
   ScratchDir scratch("disk");
   const std::filesystem::path& dir = scratch.path();
   Metrics metrics;
-  auto opened = openStore("sqlite:" + (dir / "d.db").string(), &metrics);
+  auto opened = openStore("sqlite:" + (dir / "d.db").string(), StoreOptions{.metrics = &metrics});
   ASSERT_TRUE(opened.ok()) << opened.status().toString();
   Store& store = **opened;
   auto a = store.createUser("ann", "h", 1), b = store.createUser("ben", "h", 1);
@@ -970,6 +970,24 @@ TEST(SqliteCheckpointTest, TheStoreTimesItsWalSyncsAndItsWriterHolds) {
   }
   EXPECT_GE(metrics.store_writer_hold.count(), 1u);
   opened->reset();
+}
+
+TEST(StoreOptionsTest, TheWalSyncIntervalIsTheEmbeddedStoresOnly) {
+  // Refused before any connection is tried: MariaDB's own settings decide
+  // when its commits reach the disk.
+  auto opened = openStore("mysql://u:p@127.0.0.1:1/parley",
+                          StoreOptions{.wal_sync_interval = std::chrono::microseconds(500)});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), Code::kBadRequest);
+  EXPECT_NE(opened.status().message().find("--wal-sync-interval-us"), std::string::npos);
+
+  ScratchDir scratch("interval");
+  auto embedded = openStore("sqlite:" + (scratch.path() / "i.db").string(),
+                            StoreOptions{.wal_sync_interval = std::chrono::microseconds(500)});
+  ASSERT_TRUE(embedded.ok()) << embedded.status().toString();
+  auto a = (*embedded)->createUser("ann", "h", 1), b = (*embedded)->createUser("ben", "h", 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE((*embedded)->appendDirect(a->id, b->id, "one", 2).ok());
 }
 
 TEST(MysqlOutageTest, UnavailableWhileDownThenRecovers) {

@@ -177,13 +177,20 @@ void SqliteWriter::completionLoop() {
       untold_cv_.notify_all();  // room for the writer
     };
     take();
-    if (sync_interval_.count() > 0) {
+    auto stores = [&] {
+      return std::any_of(committed.begin(), committed.end(),
+                         [](const Untold& u) { return u.outcome.ok(); });
+    };
+    if (sync_interval_.count() > 0 && last_sync_start_ && stores()) {
       // The interval's commits join this fsync. They are taken as they come,
-      // so the writer never waits for room meanwhile; the interval (at most
-      // a tenth of a second, see Config) bounds how many there are.
-      const auto due = last_sync_start_ + sync_interval_;
-      while (!writer_done_ && untold_cv_.wait_until(
-                                  lock, due, [this] { return writer_done_ || !untold_.empty(); })) {
+      // so the writer never waits for room meanwhile; kMaxHeldBatches bounds
+      // how many this thread holds (and the interval, at most a tenth of a
+      // second in Config, how long). Failed batches alone need no fsync and
+      // are told at once.
+      const auto due = *last_sync_start_ + sync_interval_;
+      while (
+          !writer_done_ && committed.size() < kMaxHeldBatches &&
+          untold_cv_.wait_until(lock, due, [this] { return writer_done_ || !untold_.empty(); })) {
         take();
       }
       take();

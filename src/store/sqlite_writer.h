@@ -51,6 +51,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -88,6 +89,9 @@ class SqliteWriter {
   // be in its hands, being synced and told: up to as many, or those of a
   // sync interval).
   static constexpr size_t kMaxUntold = 4;
+  // Committed batches the completion thread gathers during a sync interval,
+  // at most: past that it syncs them early.
+  static constexpr size_t kMaxHeldBatches = 64;
 
   // Makes every commit so far durable (SqliteStore: WalSync, an fsync of
   // the WAL). Called on the completion thread; a failure is fatal (see
@@ -197,8 +201,9 @@ class SqliteWriter {
   std::condition_variable untold_cv_;  // a batch to tell; room for one more
   std::deque<Untold> untold_;          // guarded by untold_mu_, oldest first
   bool writer_done_ = false;           // guarded by untold_mu_: no batch will come
-  // When the completion thread last started make_durable_ (its own).
-  std::chrono::steady_clock::time_point last_sync_start_;
+  // When the completion thread last started make_durable_ (its own); none
+  // yet, and the first sync never waits.
+  std::optional<std::chrono::steady_clock::time_point> last_sync_start_;
   std::thread completion_thread_;
 
   // Writer-thread state.

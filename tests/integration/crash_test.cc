@@ -40,7 +40,9 @@ std::string soak(uint16_t port, const std::string& args) {
 }
 
 // With a sync interval the completion thread holds many commits while it
-// waits to sync them: none may be acknowledged before that sync.
+// waits to sync them: the crash and recovery must go the same way. (A kill -9
+// leaves the page cache, so it cannot tell an acknowledgement sent before
+// its fsync; SqliteWriterSyncIntervalTest checks that order.)
 class CrashTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(CrashTest, Kill9UnderLoadLosesNoAcknowledgedMessage) {

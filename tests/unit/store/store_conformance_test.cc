@@ -981,13 +981,21 @@ TEST(StoreOptionsTest, TheWalSyncIntervalIsTheEmbeddedStoresOnly) {
   EXPECT_EQ(opened.status().code(), Code::kBadRequest);
   EXPECT_NE(opened.status().message().find("--wal-sync-interval-us"), std::string::npos);
 
+  // It reaches the embedded store's writer: each of two writes in a row
+  // waits for its own sync, the interval after the one before (the second's
+  // commit follows `started`, and its sync the interval after the first's).
   ScratchDir scratch("interval");
+  constexpr auto kInterval = std::chrono::milliseconds(300);
   auto embedded = openStore("sqlite:" + (scratch.path() / "i.db").string(),
-                            StoreOptions{.wal_sync_interval = std::chrono::microseconds(500)});
+                            StoreOptions{.wal_sync_interval = kInterval});
   ASSERT_TRUE(embedded.ok()) << embedded.status().toString();
-  auto a = (*embedded)->createUser("ann", "h", 1), b = (*embedded)->createUser("ben", "h", 1);
-  ASSERT_TRUE(a.ok() && b.ok());
+  auto a = (*embedded)->createUser("ann", "h", 1);
+  ASSERT_TRUE(a.ok());
+  auto started = std::chrono::steady_clock::now();
+  auto b = (*embedded)->createUser("ben", "h", 1);
+  ASSERT_TRUE(b.ok());
   EXPECT_TRUE((*embedded)->appendDirect(a->id, b->id, "one", 2).ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - started, kInterval);
 }
 
 TEST(MysqlOutageTest, UnavailableWhileDownThenRecovers) {

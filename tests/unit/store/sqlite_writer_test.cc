@@ -520,6 +520,20 @@ std::string tableDb(const char* name, SqliteDb* db) {
 
 constexpr auto kHour = std::chrono::hours(1);
 
+// Job 0, told (its sync is the writer's first, which never waits).
+void runJobZero(SqliteWriter& writer, SyncLog& log) {
+  writer.submit(std::make_unique<LoggedJob>(&log, 0));
+  ASSERT_TRUE(log.await(log.told, 0));
+}
+
+// Jobs 1..n, each in a batch of its own: queued once the one before has run.
+void runSeparateBatches(SqliteWriter& writer, SyncLog& log, size_t n) {
+  for (size_t i = 1; i <= n; ++i) {
+    writer.submit(std::make_unique<LoggedJob>(&log, i));
+    ASSERT_TRUE(log.await(log.ran, i)) << "batch " << i << " never ran";
+  }
+}
+
 TEST(SqliteWriterSyncIntervalTest, TheFirstCommitAfterAQuietSpellIsSyncedAtOnce) {
   SqliteDb db;
   std::string path = tableDb("interval-quiet", &db);
@@ -539,14 +553,10 @@ TEST(SqliteWriterSyncIntervalTest, SyncsStartTheIntervalApartAndCoverTheCommitsO
   SyncLog log(3);
   {
     SqliteWriter writer(db, 10, log.makeDurable(), kInterval);
-    writer.submit(std::make_unique<LoggedJob>(&log, 0));
-    ASSERT_TRUE(log.await(log.told, 0));
+    ASSERT_NO_FATAL_FAILURE(runJobZero(writer, log));
     ASSERT_EQ(log.syncCount(), 2u) << "the constructor's sync and job 0's";
-    // Two batches (job 1 was taken before job 2 was queued), committed
-    // within the interval that began with job 0's sync.
-    writer.submit(std::make_unique<LoggedJob>(&log, 1));
-    ASSERT_TRUE(log.await(log.ran, 1));
-    writer.submit(std::make_unique<LoggedJob>(&log, 2));
+    // Two batches, committed within the interval that began with job 0's sync.
+    ASSERT_NO_FATAL_FAILURE(runSeparateBatches(writer, log, 2));
     ASSERT_TRUE(log.await(log.told, 1));
     ASSERT_TRUE(log.await(log.told, 2));
     std::lock_guard<std::mutex> lock(log.mu);
@@ -574,12 +584,8 @@ TEST(SqliteWriterSyncIntervalTest, TheWriterGoesOnCommittingThroughoutTheInterva
   SyncLog log(kBatches + 1);
   {
     SqliteWriter writer(db, 10, log.makeDurable(), kHour);
-    writer.submit(std::make_unique<LoggedJob>(&log, 0));
-    ASSERT_TRUE(log.await(log.told, 0));
-    for (size_t i = 1; i <= kBatches; ++i) {
-      writer.submit(std::make_unique<LoggedJob>(&log, i));
-      ASSERT_TRUE(log.await(log.ran, i)) << "batch " << i << " never ran";
-    }
+    ASSERT_NO_FATAL_FAILURE(runJobZero(writer, log));
+    ASSERT_NO_FATAL_FAILURE(runSeparateBatches(writer, log, kBatches));
     {
       std::lock_guard<std::mutex> lock(log.mu);
       EXPECT_EQ(log.syncs.size(), 2u) << "a sync inside the interval";
@@ -599,13 +605,9 @@ TEST(SqliteWriterSyncIntervalTest, TheBatchesHeldDuringAnIntervalAreBounded) {
   SyncLog log(kBatches + 1);
   {
     SqliteWriter writer(db, 10, log.makeDurable(), kHour);
-    writer.submit(std::make_unique<LoggedJob>(&log, 0));
-    ASSERT_TRUE(log.await(log.told, 0));
+    ASSERT_NO_FATAL_FAILURE(runJobZero(writer, log));
     // kMaxHeldBatches batches inside the hour: synced and told without it.
-    for (size_t i = 1; i <= kBatches; ++i) {
-      writer.submit(std::make_unique<LoggedJob>(&log, i));
-      ASSERT_TRUE(log.await(log.ran, i)) << "batch " << i << " never ran";
-    }
+    ASSERT_NO_FATAL_FAILURE(runSeparateBatches(writer, log, kBatches));
     for (size_t i = 1; i <= kBatches; ++i) EXPECT_TRUE(log.await(log.told, i)) << "job " << i;
     EXPECT_EQ(log.syncCount(), 3u);
   }
@@ -618,10 +620,8 @@ TEST(SqliteWriterSyncIntervalTest, AStopDoesNotWaitOutTheInterval) {
   SyncLog log(2);
   {
     SqliteWriter writer(db, 10, log.makeDurable(), kHour);
-    writer.submit(std::make_unique<LoggedJob>(&log, 0));
-    ASSERT_TRUE(log.await(log.told, 0));
-    writer.submit(std::make_unique<LoggedJob>(&log, 1));
-    ASSERT_TRUE(log.await(log.ran, 1));
+    ASSERT_NO_FATAL_FAILURE(runJobZero(writer, log));
+    ASSERT_NO_FATAL_FAILURE(runSeparateBatches(writer, log, 1));
     std::thread stopper([&] { writer.stop(); });
     EXPECT_TRUE(log.await(log.told, 1)) << "the stop waited for the interval";
     stopper.join();

@@ -23,10 +23,10 @@
 // and telling (it takes all that wait at once); past that the writer waits.
 //
 // With a sync interval, the completion thread starts an fsync no sooner than
-// that long after the previous one started (unless the writer has stopped):
-// the commits of the interval share one fsync. It takes them into its hands
-// as they come, so the writer goes on meanwhile.
-// After a quiet spell the next commit is synced at once. This is
+// that long after the previous one started (unless the writer has stopped,
+// or kMaxHeldBatches are waiting): the commits of the interval share one
+// fsync. It takes them into its hands as they come, so the writer goes on
+// meanwhile. After a quiet spell the next commit is synced at once. This is
 // PostgreSQL's commit_delay and MySQL's binlog_group_commit_sync_delay, but
 // waiting only when fsyncs come back to back. It trades a little median
 // latency for fewer disk requests, which matters where each request costs
